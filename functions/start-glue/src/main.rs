@@ -1,0 +1,18 @@
+//! The `start-glue` Lambda function: wiring only; the logic is `shared::tasks::start_glue`.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::aws::Aws;
+use shared::config::FunctionConfig;
+use shared::contract::StartGlueInput;
+use shared::tasks::start_glue::start_glue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = FunctionConfig::from_env()?;
+    let aws = Aws::from_env(config.s3_path_style).await;
+    run(service_fn(|event: LambdaEvent<StartGlueInput>| {
+        start_glue(&aws, &config, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Start a local moto server (moto 5.2.5) with a few behaviour fixes applied.
+
+Usage:
+    python infra/local/moto_server.py --port PORT [--host 127.0.0.1] [--exit-with-parent]
+
+Readiness: poll ``GET http://HOST:PORT/moto-api/`` until it answers 200.
+
+What is changed compared to a stock ``moto_server``:
+
+1. DynamoDB ``Table.set_stream_specification``
+   Stock moto keeps the old stream shard after a stream is disabled while the
+   table's stream specification loses its ``StreamViewType``; every later write
+   then fails with HTTP 500 (KeyError while recording the stream event).
+   Here, disabling marks the specification disabled and detaches the shard, so
+   writes go through without producing stream records.  ``LatestStreamArn`` /
+   ``LatestStreamLabel`` keep pointing at the last stream, as they do on AWS.
+   Enabling always creates a fresh shard with a new stream label (and therefore
+   a new ``LatestStreamArn``).
+
+2. DynamoDB ``DynamoDBBackend.update_table_streams``
+   Stock moto refuses to re-enable a stream on any table that ever had one
+   (``ResourceInUseException: Cannot enable stream``) and treats
+   ``{StreamEnabled: false, StreamViewType: X}`` as an enable request.  Here the
+   checks follow what DynamoDB answers (all ``ValidationException``):
+     - enable while a stream is enabled:
+       ``Table already has an enabled stream: TableName: <name>``
+     - disable while no stream is enabled:
+       ``Table has no stream to disable: TableName: <name>``
+     - enable without a view type:
+       ``One or more parameter values were invalid: If stream is being enabled
+       then UpdateViewType is required``
+     - disable with a view type:
+       ``One or more parameter values were invalid: If stream is being
+       disabled, then UpdateViewType must not be specified``
+
+3. Glue ``FakeJobRun`` failure injection
+   A job run whose effective arguments (job ``DefaultArguments`` merged with the
+   run's ``Arguments`` and ``NonOverridableArguments``, exactly as moto merges
+   them) contain ``--emu-final-state`` set to ``FAILED``, ``ERROR``, ``TIMEOUT``
+   or ``STOPPED`` still walks STARTING -> RUNNING under moto's state manager,
+   but ends in that state instead of SUCCEEDED.  Once it is there,
+   ``GetJobRun``/``GetJobRuns`` report ``ErrorMessage``: the value of
+   ``--emu-error-message`` if given, else ``Injected failure``.  Any other
+   value (including ``SUCCEEDED``) leaves the run untouched, so a run argument
+   can override a failing job default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+EXPECTED_MOTO_VERSION = "5.2.5"
+
+FINAL_STATE_ARG = "--emu-final-state"
+ERROR_MESSAGE_ARG = "--emu-error-message"
+DEFAULT_INJECTED_ERROR = "Injected failure"
+INJECTABLE_FINAL_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED"})
+
+_INVALID_PARAMS = "One or more parameter values were invalid: "
+
+
+# --------------------------------------------------------------------------
+# DynamoDB streams
+# --------------------------------------------------------------------------
+
+
+def _patch_dynamodb_streams() -> None:
+    from moto.core.utils import utcnow
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    for owner, name in (
+        (Table, "set_stream_specification"),
+        (DynamoDBBackend, "update_table_streams"),
+    ):
+        if not callable(getattr(owner, name, None)):
+            raise RuntimeError(f"moto layout changed: {owner.__name__}.{name} is missing")
+
+    def _fresh_stream_label(previous: str | None) -> str:
+        label = utcnow().isoformat()
+        # Two enables inside the same microsecond must still give distinct ARNs.
+        while label == previous:
+            time.sleep(0.001)
+            label = utcnow().isoformat()
+        return label
+
+    def set_stream_specification(self: Any, streams: dict[str, Any] | None) -> None:
+        # Same notion of "enabled" as moto's own CreateTable handling, so
+        # table creation behaves exactly as before.
+        wants_stream = bool(
+            streams and (streams.get("StreamEnabled") or streams.get("StreamViewType"))
+        )
+        if wants_stream:
+            spec = dict(streams or {})
+            spec["StreamEnabled"] = True
+            self.stream_specification = spec
+            self.latest_stream_label = _fresh_stream_label(
+                getattr(self, "latest_stream_label", None)
+            )
+            self.stream_shard = StreamShard(self.account_id, self)
+        else:
+            self.stream_specification = {"StreamEnabled": False}
+            # No shard -> writes skip stream recording instead of failing.
+            # latest_stream_label is left as is: DescribeTable keeps showing the
+            # last LatestStreamArn/LatestStreamLabel after a disable.
+            self.stream_shard = None
+
+    def update_table_streams(self: Any, table: Any, stream_specification: dict[str, Any]) -> None:
+        enable = bool(stream_specification.get("StreamEnabled"))
+        view_type = stream_specification.get("StreamViewType")
+        current = table.stream_specification or {}
+        currently_enabled = bool(current.get("StreamEnabled")) and table.stream_shard is not None
+
+        if enable:
+            if not view_type:
+                raise MockValidationException(
+                    _INVALID_PARAMS + "If stream is being enabled then UpdateViewType is required"
+                )
+            if currently_enabled:
+                raise MockValidationException(
+                    f"Table already has an enabled stream: TableName: {table.name}"
+                )
+        else:
+            if view_type:
+                raise MockValidationException(
+                    _INVALID_PARAMS
+                    + "If stream is being disabled, then UpdateViewType must not be specified"
+                )
+            if not currently_enabled:
+                raise MockValidationException(
+                    f"Table has no stream to disable: TableName: {table.name}"
+                )
+        table.set_stream_specification(
+            {"StreamEnabled": True, "StreamViewType": view_type}
+            if enable
+            else {"StreamEnabled": False}
+        )
+
+    Table.set_stream_specification = set_stream_specification
+    DynamoDBBackend.update_table_streams = update_table_streams
+
+
+# --------------------------------------------------------------------------
+# Glue job run failure injection
+# --------------------------------------------------------------------------
+
+
+def _patch_glue_job_runs() -> None:
+    from moto.glue.models import FakeJobRun
+
+    stock_init = FakeJobRun.__init__
+    stock_as_dict = FakeJobRun.as_dict
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        stock_init(self, *args, **kwargs)
+        self.injected_final_state = None
+        self.injected_error_message = None
+        arguments = self.arguments or {}
+        wanted = str(arguments.get(FINAL_STATE_ARG, "")).strip().upper()
+        if wanted not in INJECTABLE_FINAL_STATES:
+            return
+        # Replace only the terminal hop; the run keeps its initial state and
+        # the STARTING -> RUNNING step, so every state-manager progression
+        # mode (immediate, manual, time) still walks through RUNNING.
+        self._transitions = [
+            (src, wanted if dst == "SUCCEEDED" else dst) for src, dst in self._transitions
+        ]
+        self.injected_final_state = wanted
+        message = arguments.get(ERROR_MESSAGE_ARG)
+        self.injected_error_message = (
+            str(message) if message not in (None, "") else DEFAULT_INJECTED_ERROR
+        )
+
+    def as_dict(self: Any) -> dict[str, Any]:
+        # The stock method reads `status` once (which may progress the run);
+        # decide on ErrorMessage from that same reading.
+        result = stock_as_dict(self)
+        final = getattr(self, "injected_final_state", None)
+        if final is not None and result.get("JobRunState") == final:
+            result["ErrorMessage"] = self.injected_error_message
+        return result
+
+    FakeJobRun.__init__ = __init__
+    FakeJobRun.as_dict = as_dict
+
+
+# --------------------------------------------------------------------------
+# Launcher
+# --------------------------------------------------------------------------
+
+
+def _exit_when_parent_dies(poll_seconds: float = 0.5) -> None:
+    original_parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != original_parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def apply_patches() -> None:
+    try:
+        from importlib.metadata import version
+
+        installed = version("moto")
+    except Exception:  # pragma: no cover - metadata missing is not fatal
+        installed = "unknown"
+    if installed != EXPECTED_MOTO_VERSION:
+        sys.stderr.write(
+            f"moto_server.py: patches target moto {EXPECTED_MOTO_VERSION}, "
+            f"found {installed}\n"
+        )
+    _patch_dynamodb_streams()
+    _patch_glue_job_runs()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="terminate as soon as the launching process goes away",
+    )
+    args = parser.parse_args(argv)
+
+    if args.exit_with_parent:
+        _exit_when_parent_dies()
+
+    apply_patches()
+
+    from moto import server
+
+    server.main(["--host", args.host, "--port", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+//! Inputs and outputs of the refresh control steps.
+//!
+//! Every step receives `run_id` (the state machine execution name): it names assumed-role sessions
+//! and makes re-runs of one step within one run find the work they already started.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::job::{JobHandle, MappingState};
+use super::refresh::{
+    BucketSpec, DeployTableSpec, Environment, MaskingSpec, Polling, SettingValue, TableSpec,
+};
+
+/// Input of `preflight`: the raw execution input, validated by the step itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The refresh request exactly as the user wrote it.
+    pub request: Value,
+}
+
+/// One key attribute of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAttribute {
+    /// Attribute name.
+    pub name: String,
+    /// `HASH` or `RANGE`.
+    pub role: String,
+    /// `S`, `N` or `B`.
+    pub kind: String,
+}
+
+/// A table in the plan: the request's entry plus what preflight found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TablePlan {
+    /// The request's entry.
+    #[serde(flatten)]
+    pub spec: TableSpec,
+    /// Key schema shared by source and target.
+    pub key_schema: Vec<KeyAttribute>,
+    /// The source table's approximate item count (DescribeTable, refreshed about every 6 hours).
+    pub source_item_count: i64,
+}
+
+/// A Lambda event source mapping reading a target table's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// Mapping UUID.
+    pub mapping_id: String,
+    /// The consuming function's ARN.
+    pub function_arn: String,
+    /// The target table whose stream it reads.
+    pub table: String,
+    /// The mapping's state when preflight looked.
+    pub state: String,
+}
+
+/// Output of `preflight`: everything the rest of the run needs, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// The execution name.
+    pub run_id: String,
+    /// Stop here.
+    pub dry_run: bool,
+    /// Source environment.
+    pub source: Environment,
+    /// Account the source credentials act in.
+    pub source_account_id: String,
+    /// Target environment.
+    pub target: Environment,
+    /// Account the target credentials act in.
+    pub target_account_id: String,
+    /// Deploy-table settings to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_table: Option<DeployTableSpec>,
+    /// Every consumer of the selected streams.
+    pub consumers: Vec<Consumer>,
+    /// The mappings to pause now and resume afterwards: the consumers that were enabled.
+    pub pause: Vec<String>,
+    /// Tables to copy.
+    pub tables: Vec<TablePlan>,
+    /// Buckets to sync.
+    pub buckets: Vec<BucketSpec>,
+    /// Masking rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<MaskingSpec>,
+    /// Job polling.
+    pub polling: Polling,
+    /// Things worth a look that do not stop the run.
+    pub warnings: Vec<String>,
+}
+
+/// Input of `setup-deploy-table`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupDeployTableInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The environment holding the deploy table.
+    pub target: Environment,
+    /// The table and settings.
+    pub deploy_table: DeployTableSpec,
+}
+
+/// Output of `setup-deploy-table`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupDeployTableOutput {
+    /// The deploy table.
+    pub table: String,
+    /// Number of settings written.
+    pub written: usize,
+    /// Each setting's value before this step (null: it did not exist).
+    pub previous: BTreeMap<String, Option<SettingValue>>,
+}
+
+/// Direction of `toggle-streams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToggleAction {
+    /// Pause the consumers.
+    Off,
+    /// Resume the consumers.
+    On,
+}
+
+impl ToggleAction {
+    /// The mapping state this action aims for.
+    pub fn want(self) -> MappingState {
+        match self {
+            ToggleAction::Off => MappingState::Disabled,
+            ToggleAction::On => MappingState::Enabled,
+        }
+    }
+}
+
+/// Input of `toggle-streams`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToggleStreamsInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The environment the mappings live in.
+    pub target: Environment,
+    /// Off or on.
+    pub action: ToggleAction,
+    /// Exactly the mappings to change (the plan's `pause`).
+    pub mapping_ids: Vec<String>,
+}
+
+/// Output of `toggle-streams`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToggleStreamsOutput {
+    /// Off or on.
+    pub action: ToggleAction,
+    /// Mappings this call changed.
+    pub changed: Vec<String>,
+    /// Mappings that were already in (or going to) the wanted state.
+    pub unchanged: Vec<String>,
+    /// Whether every mapping has reached the wanted state.
+    pub settled: bool,
+    /// A handle `check-status` polls until the mappings settle.
+    pub job: JobHandle,
+}
+
+/// Input of `start-glue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartGlueInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The environment the Glue job runs in (reads the source table).
+    pub source: Environment,
+    /// The environment whose table is written, through its role.
+    pub target: Environment,
+    /// The table entry (engine `glue`).
+    pub table: TableSpec,
+    /// Masking rules passed to the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<MaskingSpec>,
+}
+
+/// Output of `start-glue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartGlueOutput {
+    /// The job run to poll.
+    pub job: JobHandle,
+    /// False when a run for this ferry run and table already existed and was returned instead.
+    pub started: bool,
+}
+
+/// Input of `check-status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckStatusInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The job to look at.
+    pub job: JobHandle,
+}

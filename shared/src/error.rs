@@ -1,0 +1,342 @@
+//! `TaskError`: the one error type every step returns, and its stable `error_type` names.
+//!
+//! The state machines' `Retry` and `Catch` blocks match on [`TaskError::error_type`], so those names
+//! are part of ferry's public contract: add new ones, never rename them. Messages tell the operator
+//! what to fix and never carry a secret value.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// A boxed error kept as the `source` of a [`TaskError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// One problem found in an input, with the path of the field it concerns (`tables[1].segments`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// Path of the offending field, `$` for the whole document.
+    pub field: String,
+    /// What is wrong with it and what would be accepted.
+    pub problem: String,
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+/// A resource that was looked for and not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingResource {
+    /// Kind of resource: "DynamoDB table", "S3 bucket", "Glue job", ….
+    pub what: &'static str,
+    /// Its name as given in the input.
+    pub name: String,
+    /// Where it was looked for: "environment 'test' (account 2222…, us-east-1)".
+    pub place: String,
+}
+
+impl fmt::Display for MissingResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} '{}' in {}", self.what, self.name, self.place)
+    }
+}
+
+/// How an AWS call failed, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsFailure {
+    /// The service asked us to slow down.
+    Throttled,
+    /// A transient failure: timeout, connection error, 5xx.
+    Retryable,
+    /// The credentials were refused or lack a permission.
+    Unauthorized,
+    /// The named resource does not exist.
+    NotFound,
+    /// The resource is in a state that forbids the call right now.
+    Conflict,
+    /// Anything else: the request itself is wrong.
+    Rejected,
+}
+
+/// The error every ferry step returns.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The input is malformed; every problem is listed with its field path.
+    #[error("invalid input ({} problem{}): {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, join_problems(.0))]
+    InvalidInput(Vec<FieldProblem>),
+
+    /// The environment resolves to an account that ferry must never change.
+    #[error(
+        "environment '{environment}' resolves to account {account_id}, which is protected: ferry never changes it (FERRY_PROTECTED_ACCOUNT_IDS)"
+    )]
+    ProtectedTarget {
+        /// Name of the environment from the input.
+        environment: String,
+        /// The account the credentials act in.
+        account_id: String,
+    },
+
+    /// Resources named in the input do not exist where they were expected (all of them listed).
+    #[error("not found: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NotFound(Vec<MissingResource>),
+
+    /// The resources exist but do not fit together (for example a consumer that reads no target table).
+    #[error("{0}")]
+    Mismatch(String),
+
+    /// A long-running job ended badly; the message is the job's own.
+    #[error("{kind} job '{id}' ended {state}: {message}")]
+    JobFailed {
+        /// Job kind ("glue", …).
+        kind: &'static str,
+        /// Job identifier.
+        id: String,
+        /// The job's final state as the service reports it.
+        state: String,
+        /// The job's own error message.
+        message: String,
+    },
+
+    /// An AWS call failed.
+    #[error("{operation} on {resource} failed: {detail}")]
+    Aws {
+        /// The API operation, such as `DescribeTable`.
+        operation: &'static str,
+        /// The resource it addressed.
+        resource: String,
+        /// Classification used for retries.
+        failure: AwsFailure,
+        /// The service's error code and message, without secrets.
+        detail: String,
+        /// The original SDK error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+fn join_problems(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl TaskError {
+    /// The stable name the state machines' `Retry`/`Catch` match on.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            TaskError::InvalidInput(_) => "InvalidInput",
+            TaskError::ProtectedTarget { .. } => "ProtectedTarget",
+            TaskError::NotFound(_) => "NotFound",
+            TaskError::Mismatch(_) => "InvalidInput",
+            TaskError::JobFailed { .. } => "JobFailed",
+            TaskError::Aws { failure, .. } => match failure {
+                AwsFailure::Throttled => "Throttled",
+                AwsFailure::Retryable => "Retryable",
+                AwsFailure::Unauthorized => "Unauthorized",
+                AwsFailure::NotFound => "NotFound",
+                AwsFailure::Conflict => "Conflict",
+                AwsFailure::Rejected => "AwsRejected",
+            },
+        }
+    }
+
+    /// Every `error_type` a step can return; the infrastructure checks match against this list.
+    pub const ERROR_TYPES: &'static [&'static str] = &[
+        "InvalidInput",
+        "ProtectedTarget",
+        "NotFound",
+        "JobFailed",
+        "Throttled",
+        "Retryable",
+        "Unauthorized",
+        "Conflict",
+        "AwsRejected",
+    ];
+
+    /// A single-problem [`TaskError::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        TaskError::InvalidInput(vec![FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        }])
+    }
+
+    /// Wraps a failed AWS SDK call, classifying it for retries.
+    pub fn aws<E>(operation: &'static str, resource: impl Into<String>, err: E) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let failure = classify(err.code(), &err);
+        let detail = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(&err).to_string(),
+        };
+        TaskError::Aws {
+            operation,
+            resource: resource.into(),
+            failure,
+            detail,
+            source: Box::new(err),
+        }
+    }
+
+    /// Whether this error means the addressed resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            TaskError::NotFound(_)
+                | TaskError::Aws {
+                    failure: AwsFailure::NotFound,
+                    ..
+                }
+        )
+    }
+}
+
+/// Classifies an AWS error by its code, falling back to the transport-level shape of the error.
+fn classify(code: Option<&str>, err: &(dyn StdError + 'static)) -> AwsFailure {
+    match code {
+        Some(code) => classify_code(code),
+        None => {
+            let text = DisplayErrorContext(err).to_string();
+            if text.contains("status: 4") || text.contains("StatusCode(4") {
+                AwsFailure::Rejected
+            } else {
+                AwsFailure::Retryable
+            }
+        }
+    }
+}
+
+/// Maps an AWS error code to its retry class.
+pub fn classify_code(code: &str) -> AwsFailure {
+    match code {
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ProvisionedThroughputExceededException"
+        | "SlowDown"
+        | "LimitExceededException"
+        | "ConcurrentRunsExceededException" => AwsFailure::Throttled,
+        "InternalServerError"
+        | "InternalServiceException"
+        | "InternalFailure"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "ServiceException"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "OperationTimeoutException" => AwsFailure::Retryable,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "SignatureDoesNotMatch"
+        | "InvalidAccessKeyId"
+        | "AuthorizationError" => AwsFailure::Unauthorized,
+        "ResourceNotFoundException"
+        | "EntityNotFoundException"
+        | "NoSuchBucket"
+        | "NotFound"
+        | "NoSuchKey"
+        | "TableNotFoundException" => AwsFailure::NotFound,
+        "ResourceInUseException"
+        | "ResourceConflictException"
+        | "ConditionalCheckFailedException"
+        | "ConcurrentModificationException"
+        | "TransactionConflictException" => AwsFailure::Conflict,
+        _ => AwsFailure::Rejected,
+    }
+}
+
+impl From<TaskError> for lambda_runtime::Diagnostic {
+    fn from(err: TaskError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.error_type().to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_lists_every_problem_with_its_field() {
+        let err = TaskError::InvalidInput(vec![
+            FieldProblem {
+                field: "source.region".into(),
+                problem: "is required".into(),
+            },
+            FieldProblem {
+                field: "tables[0].segments".into(),
+                problem: "must be between 1 and 1000000".into(),
+            },
+        ]);
+        let message = err.to_string();
+        assert!(message.starts_with("invalid input (2 problems)"));
+        assert!(message.contains("source.region: is required"));
+        assert!(message.contains("tables[0].segments: must be between 1 and 1000000"));
+        assert_eq!(err.error_type(), "InvalidInput");
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable_classes() {
+        assert_eq!(
+            classify_code("ProvisionedThroughputExceededException"),
+            AwsFailure::Throttled
+        );
+        assert_eq!(classify_code("InternalServerError"), AwsFailure::Retryable);
+        assert_eq!(
+            classify_code("AccessDeniedException"),
+            AwsFailure::Unauthorized
+        );
+        assert_eq!(
+            classify_code("ResourceNotFoundException"),
+            AwsFailure::NotFound
+        );
+        assert_eq!(classify_code("ValidationException"), AwsFailure::Rejected);
+    }
+
+    #[test]
+    fn every_error_type_is_listed() {
+        let samples = [
+            TaskError::invalid("x", "y"),
+            TaskError::ProtectedTarget {
+                environment: "prod".into(),
+                account_id: "1".into(),
+            },
+            TaskError::NotFound(vec![MissingResource {
+                what: "DynamoDB table",
+                name: "t".into(),
+                place: "p".into(),
+            }]),
+            TaskError::Mismatch("m".into()),
+            TaskError::JobFailed {
+                kind: "glue",
+                id: "j".into(),
+                state: "FAILED".into(),
+                message: "boom".into(),
+            },
+        ];
+        for err in samples {
+            assert!(TaskError::ERROR_TYPES.contains(&err.error_type()));
+        }
+        let diagnostic: lambda_runtime::Diagnostic = TaskError::invalid("a", "b").into();
+        assert_eq!(diagnostic.error_type, "InvalidInput");
+        assert_eq!(diagnostic.error_message, "invalid input (1 problem): a: b");
+    }
+}

@@ -1,0 +1,17 @@
+//! ferry's library: every step's logic, behind small Lambda binaries that only wire it up.
+//!
+//! - [`contract`]: serde input/output of every step (the payload contract with the state machines).
+//! - [`tasks`]: one async function per step.
+//! - [`aws`]: SDK configuration, cross-account sessions, the protected-account guard.
+//! - [`config`]: the only place that reads the process environment.
+//! - [`error`]: [`error::TaskError`] and its stable `error_type` names.
+//! - [`telemetry`]: logging set-up shared by the functions.
+
+pub mod aws;
+pub mod config;
+pub mod contract;
+pub mod error;
+pub mod tasks;
+pub mod telemetry;
+
+pub use error::TaskError;

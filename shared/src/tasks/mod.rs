@@ -1,0 +1,10 @@
+//! One plain async function per step. Tasks take their dependencies as arguments and never read
+//! the environment; the `functions/*` binaries wire them to the Lambda runtime.
+
+pub mod check_status;
+pub mod preflight;
+pub mod setup_deploy_table;
+pub mod start_glue;
+pub mod toggle_streams;
+
+mod lookup;

@@ -1,0 +1,19 @@
+//! ferry's integration tests: every step through its real SDK calls against a local AWS endpoint
+//! holding two accounts (prod 111111111111 and test 222222222222), plus the contract fixtures.
+
+mod contract_fixtures;
+mod deploy_table;
+mod glue;
+mod preflight;
+mod toggle_streams;
+
+use shared::config::{FunctionConfig, ProtectedAccounts};
+
+/// The configuration ferry is deployed with in these tests: production is protected.
+pub fn config() -> FunctionConfig {
+    FunctionConfig {
+        protected_accounts: ProtectedAccounts::parse(ferry_tests::PROD_ACCOUNT).unwrap(),
+        artifact_bucket: None,
+        s3_path_style: true,
+    }
+}
