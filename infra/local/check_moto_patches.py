@@ -462,40 +462,65 @@ def check_account_isolation(endpoint: str) -> None:
     check("stream-cycle" not in other_tables, "default account's tables invisible to 222222222222")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _pid_alive(pid)
+
+
 def check_parent_watch() -> None:
     """A launcher whose parent exits must exit too."""
     port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    # The helper plays the test harness: start the launcher, wait until it
+    # serves, then die without cleaning up.
     helper = (
-        "import subprocess, sys\n"
+        "import subprocess, sys, time, urllib.request\n"
         f"p = subprocess.Popen([sys.executable, {str(LAUNCHER)!r}, '--port', '{port}', "
         "'--exit-with-parent'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "for _ in range(300):\n"
+        "    try:\n"
+        f"        urllib.request.urlopen('{endpoint}/moto-api/', timeout=1); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.1)\n"
         "print(p.pid, flush=True)\n"
     )
-    endpoint = f"http://127.0.0.1:{port}"
     out = subprocess.run([sys.executable, "-c", helper], capture_output=True, text=True, check=True)
     pid = int(out.stdout.strip())
-
-    def alive() -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
-
     try:
-        # It may or may not have reached readiness; either way it must go away.
-        deadline = time.monotonic() + 10
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check(not alive(), "--exit-with-parent: orphaned launcher exits", f"pid {pid}")
+        check(_wait_gone(pid, 5), "--exit-with-parent: orphaned launcher exits", f"pid {pid}")
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
             check(False, "--exit-with-parent: port no longer served")
         except OSError:
             pass
     finally:
-        if alive():
+        if _pid_alive(pid):
             os.kill(pid, 9)
+
+    # --parent-pid naming a process that is not the parent: exit at once.
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", str(free_port()), "--exit-with-parent",
+         "--parent-pid", str(os.getpid() + 1_000_000)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        code = proc.wait(timeout=10)
+        check(code == 0, "--parent-pid mismatch: launcher exits immediately", f"exit {code}")
+    except subprocess.TimeoutExpired:
+        check(False, "--parent-pid mismatch: launcher exits immediately")
+        proc.kill()
+        proc.wait()
 
 
 def main() -> int:

@@ -2,7 +2,8 @@
 """Start a local moto server (moto 5.2.5) with a few behaviour fixes applied.
 
 Usage:
-    python infra/local/moto_server.py --port PORT [--host 127.0.0.1] [--exit-with-parent]
+    python infra/local/moto_server.py --port PORT [--host 127.0.0.1]
+        [--exit-with-parent [--parent-pid PID]]
 
 Readiness: poll ``GET http://HOST:PORT/moto-api/`` until it answers 200.
 
@@ -63,6 +64,10 @@ DEFAULT_INJECTED_ERROR = "Injected failure"
 INJECTABLE_FINAL_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED"})
 
 _INVALID_PARAMS = "One or more parameter values were invalid: "
+
+# Taken before the (slow) moto imports, so a parent that dies during start-up
+# is still noticed.
+_PARENT_AT_START = os.getppid()
 
 
 # --------------------------------------------------------------------------
@@ -196,8 +201,9 @@ def _patch_glue_job_runs() -> None:
 # --------------------------------------------------------------------------
 
 
-def _exit_when_parent_dies(poll_seconds: float = 0.5) -> None:
-    original_parent = os.getppid()
+def _exit_when_parent_dies(original_parent: int, poll_seconds: float = 0.5) -> None:
+    if os.getppid() != original_parent:
+        os._exit(0)
 
     def watch() -> None:
         while True:
@@ -233,10 +239,20 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="terminate as soon as the launching process goes away",
     )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="with --exit-with-parent: the pid the launcher must be a child of "
+        "(default: its parent pid at start-up); closes the window where the "
+        "parent dies before the watch starts",
+    )
     args = parser.parse_args(argv)
 
     if args.exit_with_parent:
-        _exit_when_parent_dies()
+        _exit_when_parent_dies(
+            args.parent_pid if args.parent_pid is not None else _PARENT_AT_START
+        )
 
     apply_patches()
 

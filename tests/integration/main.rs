@@ -4,6 +4,7 @@
 mod contract_fixtures;
 mod deploy_table;
 mod glue;
+mod infra_consistency;
 mod preflight;
 mod toggle_streams;
 
