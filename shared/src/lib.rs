@@ -4,13 +4,17 @@
 //! - [`tasks`]: one async function per step.
 //! - [`aws`]: SDK configuration, cross-account sessions, the protected-account guard.
 //! - [`config`]: the only place that reads the process environment.
+//! - [`masking`]: keyed, deterministic masking of emails in items.
+//! - [`ddb_json`]: DynamoDB JSON for keys in payloads and test vectors.
 //! - [`error`]: [`error::TaskError`] and its stable `error_type` names.
 //! - [`telemetry`]: logging set-up shared by the functions.
 
 pub mod aws;
 pub mod config;
 pub mod contract;
+pub mod ddb_json;
 pub mod error;
+pub mod masking;
 pub mod tasks;
 pub mod telemetry;
 

@@ -2,10 +2,13 @@
 //! holding two accounts (prod 111111111111 and test 222222222222), plus the contract fixtures.
 
 mod contract_fixtures;
+mod copy_table;
 mod deploy_table;
 mod glue;
 mod infra_consistency;
+mod masking;
 mod preflight;
+mod sync_bucket;
 mod toggle_streams;
 
 use shared::config::{FunctionConfig, ProtectedAccounts};

@@ -164,6 +164,17 @@ impl Session {
     }
 }
 
+impl Session {
+    /// A Secrets Manager client with ferry's own credentials, in the region named by `secret_arn`.
+    pub fn own_secrets_manager(&self, secret_arn: &str) -> aws_sdk_secretsmanager::Client {
+        let mut builder = self.aws.base.to_builder();
+        if let Some(region) = secret_arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+            builder = builder.region(Region::new(region.to_string()));
+        }
+        aws_sdk_secretsmanager::Client::new(&builder.build())
+    }
+}
+
 /// A valid `RoleSessionName` (2-64 of `[\w+=,.@-]`) derived from the run id.
 fn session_name(run_id: &str) -> String {
     let cleaned: String = format!("ferry-{run_id}")

@@ -11,6 +11,6 @@ pub mod steps;
 pub use job::{JobHandle, JobState, JobStatus, MappingState};
 pub use refresh::{
     BucketSpec, CopyMode, DeployTableSpec, EmbeddedRule, Environment, MaskingSpec, Polling,
-    RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec,
+    RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec, Transfer,
 };
 pub use steps::*;

@@ -15,6 +15,8 @@ use crate::error::{FieldProblem, TaskError};
 pub const DEFAULT_SEGMENTS: u32 = 4;
 /// Default cap on deletions per bucket sync.
 pub const DEFAULT_MAX_DELETE: u64 = 1000;
+/// Default number of objects a bucket sync copies at once.
+pub const DEFAULT_CONCURRENCY: u32 = 32;
 /// Default masking domain: RFC 2606 reserves `.invalid`, so no mail can ever be delivered there.
 pub const DEFAULT_MASK_DOMAIN: &str = "example.invalid";
 
@@ -128,6 +130,29 @@ pub struct BucketSpec {
     pub delete: bool,
     /// Refuse to delete more than this many objects.
     pub max_delete: u64,
+    /// Objects copied at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How objects travel between the buckets.
+    #[serde(default)]
+    pub transfer: Transfer,
+}
+
+fn default_concurrency() -> u32 {
+    DEFAULT_CONCURRENCY
+}
+
+/// How `sync-bucket` moves an object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transfer {
+    /// Server-side copy when the target credentials can read the source bucket, else stream.
+    #[default]
+    Auto,
+    /// `CopyObject` with the target credentials (one credential reads the source and writes the target).
+    ServerSide,
+    /// `GetObject` with the source credentials, `PutObject` with the target credentials.
+    Stream,
 }
 
 /// Values embedded in strings after a prefix and delimiter (`user-email|<address>`).
@@ -617,7 +642,7 @@ impl Validator {
             let Some(obj) = self.object(
                 &path,
                 item,
-                &["source", "target", "prefix", "delete", "max_delete"],
+                &["source", "target", "prefix", "delete", "max_delete", "concurrency", "transfer"],
             ) else {
                 continue;
             };
@@ -626,6 +651,20 @@ impl Validator {
             let prefix = self.string(&obj, "prefix", false).unwrap_or_default();
             let delete = self.boolean(&obj, "delete", false);
             let max_delete = self.integer(&obj, "max_delete", DEFAULT_MAX_DELETE, (0, u64::MAX));
+            let concurrency =
+                self.integer(&obj, "concurrency", u64::from(DEFAULT_CONCURRENCY), (1, 256));
+            let transfer = match self.string(&obj, "transfer", false).as_deref() {
+                None | Some("auto") => Transfer::Auto,
+                Some("server_side") => Transfer::ServerSide,
+                Some("stream") => Transfer::Stream,
+                Some(other) => {
+                    self.problem(
+                        format!("{path}.transfer"),
+                        format!("must be \"auto\", \"server_side\" or \"stream\", found \"{other}\""),
+                    );
+                    Transfer::Auto
+                }
+            };
             if let (Some(source), Some(target)) = (source, target) {
                 buckets.push(BucketSpec {
                     source,
@@ -633,6 +672,8 @@ impl Validator {
                     prefix,
                     delete,
                     max_delete,
+                    concurrency: u32::try_from(concurrency).unwrap_or(DEFAULT_CONCURRENCY),
+                    transfer,
                 });
             }
         }

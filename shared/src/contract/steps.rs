@@ -207,3 +207,162 @@ pub struct CheckStatusInput {
     /// The job to look at.
     pub job: JobHandle,
 }
+
+/// Which pass over a target table `copy-table` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyPhase {
+    /// Delete the segment's target items (first pass of `replace` mode).
+    Clear,
+    /// Copy the segment's source items, masked, into the target.
+    #[default]
+    Copy,
+}
+
+/// Counts of a table segment, accumulated across continuations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyCounts {
+    /// Items scanned from the source (copy) or target (clear).
+    pub items_read: u64,
+    /// Items written to the target.
+    pub items_written: u64,
+    /// Items deleted from the target.
+    pub items_deleted: u64,
+    /// String values replaced by masking.
+    pub values_masked: u64,
+    /// Batch requests retried (throttling, unprocessed items, transient errors).
+    pub retries: u64,
+    /// Invocations spent on this segment and phase so far.
+    pub invocations: u32,
+}
+
+/// Where a segment's scan stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyProgress {
+    /// The scan's `LastEvaluatedKey` (DynamoDB JSON) to resume from; absent at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluated_key: Option<Value>,
+    /// Counts so far.
+    pub counts: CopyCounts,
+}
+
+/// Input of `copy-table`: one scan segment, one phase, possibly resuming.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyTableInput {
+    /// The execution name.
+    pub run_id: String,
+    /// Environment of the source table (read only).
+    pub source: Environment,
+    /// Environment of the target table.
+    pub target: Environment,
+    /// The table entry (engine `scan`, whose `segments` is the total segment count).
+    pub table: TableSpec,
+    /// This segment, from 0 to segments - 1.
+    pub segment: u32,
+    /// Clear or copy.
+    #[serde(default)]
+    pub phase: CopyPhase,
+    /// Masking rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<MaskingSpec>,
+    /// Where to resume, from the previous invocation's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<CopyProgress>,
+}
+
+/// Output of `copy-table`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyTableOutput {
+    /// True when the segment's phase is finished; false: call again with `progress`.
+    pub done: bool,
+    /// Resume point and counts so far.
+    pub progress: CopyProgress,
+}
+
+/// Which pass `sync-bucket` is making.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// List both sides and count what would change, enforcing the deletion guards before any change.
+    #[default]
+    Count,
+    /// Copy and delete.
+    Apply,
+}
+
+/// Counts of a bucket sync, accumulated across continuations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncCounts {
+    /// Objects listed in the source.
+    pub source_objects: u64,
+    /// Objects listed in the target.
+    pub target_objects: u64,
+    /// Objects to copy (missing or different in the target).
+    pub to_copy: u64,
+    /// Objects to delete (absent from the source, `delete` on).
+    pub to_delete: u64,
+    /// Objects copied.
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes_copied: u64,
+    /// Objects deleted.
+    pub deleted: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Invocations spent so far.
+    pub invocations: u32,
+}
+
+/// Where a bucket sync stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncProgress {
+    /// Count or apply.
+    pub phase: SyncPhase,
+    /// Every key up to and including this one is done in this phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
+    /// Counts so far.
+    pub counts: SyncCounts,
+}
+
+/// Input of `sync-bucket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBucketInput {
+    /// The execution name.
+    pub run_id: String,
+    /// Environment of the source bucket (read only).
+    pub source: Environment,
+    /// Environment of the target bucket.
+    pub target: Environment,
+    /// The bucket entry.
+    pub bucket: BucketSpec,
+    /// Count and report only.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Where to resume, from the previous invocation's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<SyncProgress>,
+}
+
+/// Output of `sync-bucket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBucketOutput {
+    /// True when the sync is finished (or, for a dry run, counted); false: call again with `progress`.
+    pub done: bool,
+    /// Resume point and counts so far.
+    pub progress: SyncProgress,
+    /// How objects travel: `server_side` (CopyObject) or `stream` (GetObject → PutObject).
+    pub transfer: String,
+    /// Up to 20 keys that would be (or were) copied, for people reading a dry run.
+    pub sample_copies: Vec<String>,
+    /// Up to 20 keys that would be (or were) deleted.
+    pub sample_deletes: Vec<String>,
+}

@@ -1,10 +1,13 @@
 //! One plain async function per step. Tasks take their dependencies as arguments and never read
 //! the environment; the `functions/*` binaries wire them to the Lambda runtime.
 
+pub mod budget;
 pub mod check_status;
+pub mod copy_table;
 pub mod preflight;
 pub mod setup_deploy_table;
 pub mod start_glue;
+pub mod sync_bucket;
 pub mod toggle_streams;
 
 mod lookup;

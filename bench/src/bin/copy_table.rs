@@ -1,0 +1,3 @@
+//! Benchmark `copy_table` (being written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark `masking` (being written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark `sync_bucket` (being written).
+
+fn main() {}

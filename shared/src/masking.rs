@@ -1,0 +1,1 @@
+//! Masking of emails in DynamoDB items (being written).

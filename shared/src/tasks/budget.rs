@@ -1,0 +1,48 @@
+//! The time budget of one invocation: long steps stop and return a continuation while enough
+//! time is left to answer, so no invocation is cut off by its Lambda timeout.
+
+use std::time::{Duration, Instant, SystemTime};
+
+/// Time to keep in hand for finishing in-flight work and answering.
+pub const DEFAULT_RESERVE: Duration = Duration::from_secs(20);
+
+/// An invocation's deadline with a reserve kept back.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    stop_at: Instant,
+}
+
+impl Budget {
+    /// A budget ending `reserve` before the invocation's deadline (as the Lambda context gives it).
+    pub fn until(deadline: SystemTime, reserve: Duration) -> Self {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        Budget::for_duration(left.saturating_sub(reserve))
+    }
+
+    /// A budget of `work` from now (tests use short ones to force continuations).
+    pub fn for_duration(work: Duration) -> Self {
+        Budget {
+            stop_at: Instant::now() + work,
+        }
+    }
+
+    /// Whether it is time to stop starting new work.
+    pub fn exhausted(&self) -> bool {
+        Instant::now() >= self.stop_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_inside_the_reserve_is_already_exhausted() {
+        let deadline = SystemTime::now() + Duration::from_secs(5);
+        assert!(Budget::until(deadline, DEFAULT_RESERVE).exhausted());
+        assert!(!Budget::until(deadline + Duration::from_secs(60), DEFAULT_RESERVE).exhausted());
+        assert!(Budget::for_duration(Duration::ZERO).exhausted());
+    }
+}

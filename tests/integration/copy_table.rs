@@ -1,0 +1,1 @@
+//! copy-table (being written).

@@ -1,0 +1,1 @@
+//! masking vectors (being written).
