@@ -45,6 +45,14 @@ What is changed compared to a stock ``moto_server``:
    ``--emu-error-message`` if given, else ``Injected failure``.  Any other
    value (including ``SUCCEEDED``) leaves the run untouched, so a run argument
    can override a failing job default.
+
+4. DynamoDB ``StreamShard.add``
+   Stock moto hands every stream record straight to the Lambda functions whose
+   event source mappings read the stream (enabled or not), by starting a
+   container; with no container runtime each write pays for a failed attempt,
+   and the records are then dropped from the shard.  Here records are kept in
+   the shard (``GetRecords`` sees them) and never delivered: the consumers in
+   ferry's local worlds are stand-ins whose mappings ferry pauses and resumes.
 """
 
 from __future__ import annotations
@@ -214,6 +222,24 @@ def _exit_when_parent_dies(original_parent: int, poll_seconds: float = 0.5) -> N
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _patch_stream_delivery() -> None:
+    from moto.dynamodb.models.table import StreamRecord as TableStreamRecord
+    from moto.dynamodb.models.table import StreamShard
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        view_type = self.table.stream_specification["StreamViewType"]
+        if old is None:
+            event_name = "INSERT"
+        elif new is None:
+            event_name = "REMOVE"
+        else:
+            event_name = "MODIFY"
+        seq = len(self.items) + self.starting_sequence_number
+        self.items.append(TableStreamRecord(self.table, view_type, event_name, old, new, seq))
+
+    StreamShard.add = add
+
+
 def apply_patches() -> None:
     try:
         from importlib.metadata import version
@@ -228,6 +254,7 @@ def apply_patches() -> None:
         )
     _patch_dynamodb_streams()
     _patch_glue_job_runs()
+    _patch_stream_delivery()
 
 
 def main(argv: list[str] | None = None) -> None:

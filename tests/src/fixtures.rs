@@ -220,3 +220,57 @@ impl Account<'_> {
             .expect("create bucket");
     }
 }
+
+impl Account<'_> {
+    /// Writes items with batch writes, several batches at once.
+    pub async fn put_items(&self, table: &str, items: Vec<shared::ddb_json::Item>) {
+        use futures::StreamExt;
+        use shared::aws::batch_write::{RetryPolicy, chunk, put, write_batch};
+        let client = self.dynamodb().await;
+        let policy = RetryPolicy::default();
+        let batches = chunk(items.into_iter().map(put).collect());
+        futures::stream::iter(batches)
+            .map(|batch| write_batch(&client, table, batch, &policy))
+            .buffer_unordered(8)
+            .for_each(|r| async move {
+                r.expect("batch write");
+            })
+            .await;
+    }
+
+    /// Every item of a table, page by page.
+    pub async fn scan_all(&self, table: &str) -> Vec<shared::ddb_json::Item> {
+        let client = self.dynamodb().await;
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Creates a secret in this account; returns its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        let client =
+            aws_sdk_secretsmanager::Client::new(&self.session.config(&self.env).await.unwrap());
+        client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create secret")
+            .arn
+            .expect("secret arn")
+    }
+}

@@ -4,6 +4,8 @@
 //! Endpoints follow the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, read by
 //! the SDK's own configuration loader, so the same binaries run against AWS and a local endpoint.
 
+pub mod batch_write;
+
 use std::collections::HashMap;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
