@@ -5,11 +5,14 @@
 #![allow(clippy::disallowed_methods)] // the one place allowed to read the environment
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::error::TaskError;
 
 /// Variable holding the comma-separated account ids no mutating step may ever act in.
 pub const PROTECTED_ACCOUNTS_VAR: &str = "FERRY_PROTECTED_ACCOUNT_IDS";
+/// Variable capping the seconds of work per invocation of `copy-table` and `sync-bucket`.
+pub const MAX_WORK_VAR: &str = "FERRY_MAX_WORK_SECONDS";
 /// Variable naming the bucket that receives run manifests and bundles.
 pub const ARTIFACT_BUCKET_VAR: &str = "FERRY_ARTIFACT_BUCKET";
 
@@ -22,6 +25,8 @@ pub struct FunctionConfig {
     pub artifact_bucket: Option<String>,
     /// Address S3 buckets by path (set when an endpoint override points at a local server).
     pub s3_path_style: bool,
+    /// Longest stretch of work one invocation of a long step does before returning a continuation.
+    pub max_work: Option<Duration>,
 }
 
 impl FunctionConfig {
@@ -35,8 +40,20 @@ impl FunctionConfig {
         let s3_path_style = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
             .iter()
             .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+        let max_work = match std::env::var(MAX_WORK_VAR) {
+            Ok(raw) if !raw.trim().is_empty() => {
+                Some(Duration::from_secs(raw.trim().parse().map_err(|_| {
+                    TaskError::invalid(
+                        MAX_WORK_VAR,
+                        format!("'{raw}' is not a whole number of seconds"),
+                    )
+                })?))
+            }
+            _ => None,
+        };
         Ok(FunctionConfig {
             s3_path_style,
+            max_work,
             protected_accounts: ProtectedAccounts::parse(&protected)
                 .map_err(|problem| TaskError::invalid(PROTECTED_ACCOUNTS_VAR, problem))?,
             artifact_bucket,

@@ -19,5 +19,6 @@ pub fn config() -> FunctionConfig {
         protected_accounts: ProtectedAccounts::parse(ferry_tests::PROD_ACCOUNT).unwrap(),
         artifact_bucket: None,
         s3_path_style: true,
+        max_work: None,
     }
 }

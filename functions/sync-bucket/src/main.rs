@@ -3,8 +3,8 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::aws::Aws;
 use shared::config::FunctionConfig;
-use shared::tasks::budget::{Budget, DEFAULT_RESERVE};
 use shared::contract::SyncBucketInput;
+use shared::tasks::budget::{Budget, DEFAULT_RESERVE};
 use shared::tasks::sync_bucket::sync_bucket;
 
 #[tokio::main]
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
             &aws,
             &config,
             event.payload,
-            Budget::until(event.context.deadline(), DEFAULT_RESERVE),
+            Budget::until(event.context.deadline(), DEFAULT_RESERVE).capped(config.max_work),
         )
     }))
     .await

@@ -93,6 +93,8 @@ pub struct Plan {
     pub masking: Option<MaskingSpec>,
     /// Job polling.
     pub polling: Polling,
+    /// Status checks a job gets before the run gives up on it (deadline / interval, rounded up).
+    pub max_polls: u64,
     /// Things worth a look that do not stop the run.
     pub warnings: Vec<String>,
 }
@@ -365,4 +367,70 @@ pub struct SyncBucketOutput {
     pub sample_copies: Vec<String>,
     /// Up to 20 keys that would be (or were) deleted.
     pub sample_deletes: Vec<String>,
+}
+
+/// How a run ended, as the state machine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunOutcome {
+    /// Every step finished.
+    Succeeded,
+    /// A step failed; `error` says which and why.
+    Failed,
+    /// Stopped after preflight with the plan.
+    DryRun,
+}
+
+/// The error a state machine `Catch` hands over (`ResultPath` of the catcher).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    /// The `error_type` (or Step Functions error name).
+    #[serde(rename = "Error")]
+    pub error: String,
+    /// The message.
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// Input of `report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInput {
+    /// The execution name.
+    pub run_id: String,
+    /// Which state machine ran: `refresh` or `promote`.
+    pub machine: String,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// When the execution started (RFC 3339, from the context object).
+    pub started_at: String,
+    /// When the stream consumers were paused, if they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<String>,
+    /// The execution input, when the run failed before a plan existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    /// The plan preflight produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+    /// Outputs of the steps (counts, handles, statuses).
+    #[serde(default)]
+    pub results: Value,
+    /// The error that failed the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunError>,
+}
+
+/// Output of `report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOutput {
+    /// How the run ended.
+    pub outcome: RunOutcome,
+    /// S3 URI of the run manifest.
+    pub manifest: String,
+    /// The EventBridge detail-type sent (`ferry.refresh`).
+    pub event: String,
+    /// Warnings for people (for example a pause close to the 24-hour stream retention).
+    pub warnings: Vec<String>,
 }

@@ -28,6 +28,16 @@ impl Budget {
         }
     }
 
+    /// The same budget, ending no later than `limit` from now when a limit is given.
+    pub fn capped(self, limit: Option<Duration>) -> Self {
+        match limit {
+            Some(limit) => Budget {
+                stop_at: self.stop_at.min(Instant::now() + limit),
+            },
+            None => self,
+        }
+    }
+
     /// Whether it is time to stop starting new work.
     pub fn exhausted(&self) -> bool {
         Instant::now() >= self.stop_at
@@ -44,5 +54,8 @@ mod tests {
         assert!(Budget::until(deadline, DEFAULT_RESERVE).exhausted());
         assert!(!Budget::until(deadline + Duration::from_secs(60), DEFAULT_RESERVE).exhausted());
         assert!(Budget::for_duration(Duration::ZERO).exhausted());
+        let long = Budget::for_duration(Duration::from_secs(600));
+        assert!(long.capped(Some(Duration::ZERO)).exhausted());
+        assert!(!long.capped(None).exhausted());
     }
 }

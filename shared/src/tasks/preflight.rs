@@ -80,6 +80,10 @@ pub async fn preflight(
         tables,
         buckets: request.buckets,
         masking: request.masking,
+        max_polls: request
+            .polling
+            .deadline_seconds
+            .div_ceil(request.polling.interval_seconds),
         polling: request.polling,
         warnings,
     };
