@@ -1,5 +1,5 @@
-# ferry's developer commands. `make test` is what CI runs; `make invoke` runs one function locally.
-.PHONY: setup test lint unit invoke clean
+# ferry's developer commands. `make demo` runs a refresh locally; `make test` is what CI runs.
+.PHONY: setup test lint unit invoke bench clean
 
 VENV  := .venv
 STAMP := $(VENV)/.installed-$(shell sha256sum infra/local/requirements.txt | cut -c1-12)
@@ -17,19 +17,54 @@ lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/accounts/*.yaml infra/glue/*.yaml
+	$(VENV)/bin/python infra/local/render_template.py
 	$(VENV)/bin/python infra/local/check_moto_patches.py > /dev/null
 
-## unit: unit and integration tests (the tests start their own local AWS endpoint on 127.0.0.1)
+## unit: Rust unit and integration tests (they start their own local AWS endpoint on 127.0.0.1), the Glue job's tests
 unit: setup
 	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --workspace --locked
+	$(VENV)/bin/python -m pytest -q infra/glue/tests
 
 ## test: every gate CI runs
-test: lint unit
+test: lint unit flow
 
 ## invoke: run one function locally, e.g. make invoke FUNCTION=preflight INPUT=infra/examples/refresh-local.json
 invoke: setup
 	infra/local/invoke.sh $(FUNCTION) $(INPUT)
+
+## bench: the data movers' benchmarks (release builds; peers installed from infra/local/requirements-bench.txt)
+bench: setup
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-bench.txt
+	cargo build --profile measure --locked -p ferry-bench
+	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/masking
+	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/copy_table
+	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/sync_bucket
+
+## State machines: the local runner (infra/local/sfn, Node 22 from the npm package `node`), its flow tests, the demo
+.PHONY: flow run-local demo
+SFN       := infra/local/sfn
+SFN_STAMP := $(SFN)/node_modules/.installed-$(shell sha256sum $(SFN)/package-lock.json | cut -c1-12)
+MACHINE   ?= refresh
+INPUT     ?= infra/examples/refresh-local.json
+
+$(SFN_STAMP): $(SFN)/package.json $(SFN)/package-lock.json
+	cd $(SFN) && npm ci --no-audit --no-fund
+	touch $@
+
+## flow: asl-validator on every state machine, then the flow tests (real functions under cargo lambda watch)
+flow: setup $(SFN_STAMP)
+	PATH=$(CURDIR)/$(SFN)/node_modules/.bin:$$PATH asl-validator $(addprefix --json-path ,$(wildcard infra/statemachines/*.asl.json))
+	cd $(SFN) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	  node_modules/.bin/node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
+
+## run-local: run a state machine locally, e.g. make run-local MACHINE=refresh INPUT=infra/examples/refresh-local.json
+run-local: setup $(SFN_STAMP)
+	infra/local/run_local.sh $(MACHINE) $(INPUT)
+
+## demo: refresh a realistic local production account into a test account, then summarise the target
+demo: setup $(SFN_STAMP)
+	infra/local/demo.sh
 
 clean:
 	cargo clean

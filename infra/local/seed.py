@@ -10,11 +10,31 @@ ferry's own account (123456789012): the masking key secret ferry/masking-key.
 
 Re-running is safe: what exists is left as it is.
 
-Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT
+Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
+           [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
+
+Worlds (each one the demo world above plus what it names; --world none seeds nothing):
+  demo          the world above (the default)
+  showcase      a realistic production: a few hundred ef-cms items in efcms-prod-alpha (users and
+                their `user-email|<address>` keys, cases with contacts in nested maps, docket entries
+                with served parties in lists, free-text notes), some in efcms-prod-big, a few dozen
+                documents under nested prefixes in prod-documents, and leftovers of an older
+                refresh in the test account (stale items and objects)
+  bulk          efcms-prod-alpha holds about 3 MB, so every scan segment of a two-segment copy
+                reads several 1 MB pages
+Options that apply to any world:
+  --reset             empty the endpoint first (POST /moto-api/reset)
+  --glue-fails TEXT   runs of ferry-refresh-table end FAILED with TEXT as their error message
+  --glue-polls N      a Glue job run is read N times per state (STARTING, RUNNING) before it moves
+                      on, so a run is seen RUNNING by a few status checks (0: finished at once)
+  --stale-objects N   N objects in test-documents that prod-documents lacks
+  --artifact-bucket NAME   create ferry's artifact bucket NAME in ferry's own account
 """
 
 import argparse
 import json
+import random
+import urllib.request
 
 import boto3
 from botocore.exceptions import ClientError
@@ -88,7 +108,7 @@ def items():
                "note": {"S": f"Contacted {email} about the hearing."}}
 
 
-def seed(endpoint):
+def seed(endpoint, glue_arguments=None):
     prod, test, own = clients(endpoint, PROD), clients(endpoint, TEST), clients(endpoint, None)
 
     ddb = prod("dynamodb")
@@ -99,6 +119,7 @@ def seed(endpoint):
     exists_ok(lambda: prod("glue").create_job(
         Name="ferry-refresh-table", Role=f"arn:aws:iam::{PROD}:role/ferry-glue",
         Command={"Name": "glueetl", "ScriptLocation": "s3://ferry-glue-scripts/refresh_table.py"},
+        DefaultArguments=glue_arguments or {},
         ExecutionProperty={"MaxConcurrentRuns": 10}), "AlreadyExistsException", "IdempotentParameterMismatchException")
     exists_ok(lambda: prod("s3").create_bucket(Bucket="prod-documents"), "BucketAlreadyOwnedByYou")
     for n in range(1, 4):
@@ -118,7 +139,149 @@ def seed(endpoint):
     print("seeded prod (111111111111), test (222222222222) and the masking key")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def put_items(client, name, rows):
+    """Writes `rows` (DynamoDB JSON items) to `name`, 25 per batch, resending what comes back unprocessed."""
+    rows = list(rows)
+    for start in range(0, len(rows), 25):
+        requests = {name: [{"PutRequest": {"Item": item}} for item in rows[start:start + 25]]}
+        while requests:
+            requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or None
+
+
+def s(value):
+    """A DynamoDB string attribute."""
+    return {"S": value}
+
+
+def showcase_items(rng):
+    """A few hundred items shaped like ef-cms data, the same on every run."""
+    first = ["Ada", "Bo", "Cyra", "Dev", "Eun", "Fin", "Gia", "Hal", "Ines", "Jon", "Kai", "Lena"]
+    last = ["Moreau", "Okafor", "Lindqvist", "Tanaka", "Reyes", "Novak", "Haddad", "Brennan"]
+    domains = ["example.com", "example.com", "example.org", "lawfirm.example", "mail.example.net"]
+    users = []
+    for i in range(60):
+        name = f"{rng.choice(first)} {rng.choice(last)}"
+        email = f"{name.lower().replace(' ', '.')}{i}@{rng.choice(domains)}"
+        user_id = f"{i:08x}-4c1b-4e3a-9f0e-{i * 7919:012x}"
+        users.append((user_id, name, email))
+        yield {"pk": s(f"user|{user_id}"), "sk": s(f"user|{user_id}"), "entityName": s("User"),
+               "name": s(name), "email": s(email), "role": s(rng.choice(["petitioner", "privatePractitioner"])),
+               "contact": {"M": {"address1": s(f"{100 + i} Main St"), "city": s("Springfield"),
+                                 "phone": s(f"555-01{i:02d}")}}}
+        yield {"pk": s(f"user-email|{email}"), "sk": s(f"user|{user_id}"), "userId": s(user_id)}
+    titles = ["Petition", "Answer", "Motion for Continuance", "Order", "Notice of Trial", "Stipulation"]
+    for c in range(40):
+        docket = f"{101 + c}-24"
+        petitioner = users[c % len(users)]
+        counsel = users[(c * 7 + 3) % len(users)]
+        yield {"pk": s(f"case|{docket}"), "sk": s(f"case|{docket}"), "entityName": s("Case"),
+               "docketNumber": s(docket), "caseCaption": s(f"{petitioner[1]}, Petitioner"),
+               "contactPrimary": {"M": {"name": s(petitioner[1]), "email": s(petitioner[2]),
+                                        "serviceIndicator": s("Electronic"),
+                                        "address": {"M": {"city": s("Springfield"), "state": s("IL")}}}},
+               "privatePractitioners": {"L": [{"M": {"name": s(counsel[1]), "email": s(counsel[2]),
+                                                      "barNumber": s(f"PT{c:04d}")}}]},
+               "serviceEmails": {"L": [s(petitioner[2]), s(counsel[2])]},
+               "status": s(rng.choice(["New", "General Docket", "Calendared", "Closed"]))}
+        for d in range(4):
+            yield {"pk": s(f"case|{docket}"), "sk": s(f"docket-entry|{c:04d}-{d:04d}"),
+                   "entityName": s("DocketEntry"), "documentTitle": s(titles[(c + d) % len(titles)]),
+                   "filedBy": s(f"Resp. (C/O {counsel[1]} <{counsel[2]}>)"),
+                   "servedParties": {"L": [{"M": {"name": s(petitioner[1]), "email": s(petitioner[2])}},
+                                           {"M": {"name": s("IRS"), "email": s("service@irs.example.com")}}]},
+                   "isDraft": {"BOOL": d == 3}, "index": {"N": str(d + 1)}}
+        yield {"pk": s(f"case|{docket}"), "sk": s(f"work-item|{c:04d}"), "entityName": s("WorkItem"),
+               "assigneeName": s(counsel[1]),
+               "message": s(f"Please review the filing from {petitioner[2]} and reply to {counsel[2]}.")}
+
+
+def bulk_items():
+    """About 3 MB of items (with an email each), to make every scan segment read several pages."""
+    padding = "lorem ipsum dolor sit amet " * 130
+    for i in range(850):
+        yield {"pk": s(f"user-email|bulk{i}@example.com"), "sk": s(f"bulk|{i:05d}"),
+               "email": s(f"bulk{i}@example.com"), "notes": s(padding)}
+
+
+def showcase(endpoint, rng):
+    prod, test = clients(endpoint, PROD), clients(endpoint, TEST)
+    put_items(prod("dynamodb"), "efcms-prod-alpha", showcase_items(rng))
+    put_items(prod("dynamodb"), "efcms-prod-big", ({**item, "pk": s("big#" + item["pk"]["S"])}
+                                                   for item in showcase_items(random.Random(7))))
+    put_items(test("dynamodb"), "efcms-test-alpha",
+              ({"pk": s(f"case|{900 + i}-19"), "sk": s("case"), "note": s("left by an older refresh")}
+               for i in range(6)))
+    s3 = prod("s3")
+    for c in range(12):
+        folder = f"case-{101 + c}-24"
+        s3.put_object(Bucket="prod-documents", Key=f"{folder}/petition.pdf", Body=f"%PDF-1.7 petition {c}".encode())
+        for d in range(2):
+            s3.put_object(Bucket="prod-documents", Key=f"{folder}/docket-entries/{c:04d}-{d:04d}.pdf",
+                          Body=f"%PDF-1.7 entry {c}-{d}".encode())
+    for n in range(6):
+        s3.put_object(Bucket="prod-documents", Key=f"orders/2024/{n + 1:02d}/standing-order.pdf",
+                      Body=f"%PDF-1.7 order {n}".encode())
+    test("s3").put_object(Bucket="test-documents", Key="case-101-24/petition.pdf", Body=b"%PDF-1.7 petition 0")
+    stale_objects(endpoint, 4)
+
+
+def stale_objects(endpoint, count):
+    s3 = clients(endpoint, TEST)("s3")
+    for n in range(count):
+        s3.put_object(Bucket="test-documents", Key=f"stale/{n:04d}.pdf", Body=b"%PDF-1.7 stale")
+
+
+def reset(endpoint):
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
+
+
+def glue_progression(endpoint, reads):
+    """Glue job runs advance one state every `reads` reads (0: they are finished when first read)."""
+    transition = {"progression": "manual", "times": reads} if reads > 0 else {"progression": "immediate"}
+    body = json.dumps({"model_name": "glue::job_run", "transition": transition}).encode()
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/state-manager/set-transition", data=body, method="POST",
+        headers={"Content-Type": "application/json"}), timeout=30).read()
+
+
+WORLDS = ("demo", "showcase", "bulk", "none")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__[__doc__.index("Worlds ("):])
     parser.add_argument("--endpoint", required=True)
-    seed(parser.parse_args().endpoint)
+    parser.add_argument("--world", choices=WORLDS, default="demo")
+    parser.add_argument("--reset", action="store_true")
+    parser.add_argument("--glue-fails", metavar="MESSAGE")
+    parser.add_argument("--glue-polls", type=int, metavar="N")
+    parser.add_argument("--stale-objects", type=int, default=0, metavar="N")
+    parser.add_argument("--artifact-bucket", metavar="NAME")
+    args = parser.parse_args()
+    if args.reset:
+        reset(args.endpoint)
+    if args.glue_polls is not None:
+        glue_progression(args.endpoint, args.glue_polls)
+    if args.world != "none":
+        glue_arguments = ({"--emu-final-state": "FAILED", "--emu-error-message": args.glue_fails}
+                          if args.glue_fails else None)
+        seed(args.endpoint, glue_arguments)
+    if args.world == "showcase":
+        showcase(args.endpoint, random.Random(2024))
+    if args.world == "bulk":
+        put_items(clients(args.endpoint, PROD)("dynamodb"), "efcms-prod-alpha", bulk_items())
+    if args.stale_objects:
+        stale_objects(args.endpoint, args.stale_objects)
+    if args.artifact_bucket:
+        own_s3 = clients(args.endpoint, None)("s3")
+        exists_ok(lambda: own_s3.create_bucket(Bucket=args.artifact_bucket), "BucketAlreadyOwnedByYou")
+    if args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket:
+        print(f"seeded world '{args.world}'"
+              + (", Glue runs fail" if args.glue_fails else "")
+              + (f", {args.stale_objects} stale objects in test-documents" if args.stale_objects else "")
+              + (f", artifact bucket {args.artifact_bucket}" if args.artifact_bucket else ""))
+
+
+if __name__ == "__main__":
+    main()

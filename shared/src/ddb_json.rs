@@ -12,9 +12,19 @@ use serde_json::{Map, Value, json};
 /// An item (or key) as DynamoDB attribute values.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Writes an item as a DynamoDB JSON object.
+/// Writes an item as a DynamoDB JSON object, attribute names in sorted order (so the same item
+/// always gives the same text, whatever the map's iteration order).
 pub fn item_to_json(item: &Item) -> Value {
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+    Value::Object(sorted_map(item))
+}
+
+fn sorted_map(item: &Item) -> Map<String, Value> {
+    let mut names: Vec<&String> = item.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|k| (k.clone(), to_json(&item[k])))
+        .collect()
 }
 
 /// Reads an item from a DynamoDB JSON object; the error names the attribute path.
@@ -39,9 +49,7 @@ pub fn to_json(value: &AttributeValue) -> Value {
             json!({ "BS": v.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>() })
         }
         AttributeValue::L(v) => json!({ "L": v.iter().map(to_json).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => {
-            json!({ "M": m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<_, _>>() })
-        }
+        AttributeValue::M(m) => json!({ "M": sorted_map(m) }),
         _ => json!({ "NULL": true }),
     }
 }
@@ -53,9 +61,17 @@ pub fn from_json(value: &Value) -> Result<AttributeValue, String> {
         .filter(|m| m.len() == 1)
         .ok_or("an attribute value must be an object with exactly one type key")?;
     let (kind, inner) = map.iter().next().ok_or("empty attribute value")?;
-    let text = |v: &Value| v.as_str().map(str::to_string).ok_or(format!("{kind} must hold a string"));
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or(format!("{kind} must hold a string"))
+    };
     let texts = |v: &Value| -> Result<Vec<String>, String> {
-        v.as_array().ok_or(format!("{kind} must hold a list"))?.iter().map(text).collect()
+        v.as_array()
+            .ok_or(format!("{kind} must hold a list"))?
+            .iter()
+            .map(text)
+            .collect()
     };
     let blob = |v: &Value| -> Result<Blob, String> {
         let encoded = text(v)?;
@@ -109,6 +125,16 @@ mod tests {
         let item = item_from_json(&doc).unwrap();
         assert_eq!(item["b"], AttributeValue::B(Blob::new(vec![0, 1, 2])));
         assert_eq!(item_to_json(&item), doc);
+    }
+
+    #[test]
+    fn the_same_item_always_gives_the_same_text() {
+        let doc = json!({"z": {"S": "1"}, "a": {"M": {"y": {"N": "2"}, "b": {"BOOL": true}}}});
+        let text = item_to_json(&item_from_json(&doc).unwrap()).to_string();
+        assert_eq!(
+            text,
+            r#"{"a":{"M":{"b":{"BOOL":true},"y":{"N":"2"}}},"z":{"S":"1"}}"#
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ const KEY: &str = "copy-table-test-key";
 fn source_item(i: usize) -> Item {
     let email = format!("Person{i}@Example.com");
     let s = |v: String| AttributeValue::S(v);
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         return HashMap::from([
             ("pk".into(), s(format!("user-email|{email}"))),
             ("sk".into(), s(format!("user|{i:05}"))),
@@ -150,6 +150,18 @@ async fn run_phase(
     (total, most)
 }
 
+/// Asserts two sets of items are equal, showing the first differences when they are not.
+fn assert_same(actual: &BTreeSet<String>, expected: &BTreeSet<String>, what: &str) {
+    let missing: Vec<&String> = expected.difference(actual).take(2).collect();
+    let extra: Vec<&String> = actual.difference(expected).take(2).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} missing, {} unexpected; first missing {missing:?}; first unexpected {extra:?}",
+        expected.difference(actual).count(),
+        actual.difference(expected).count()
+    );
+}
+
 fn as_set(items: Vec<Item>) -> BTreeSet<String> {
     items.iter().map(|i| item_to_json(i).to_string()).collect()
 }
@@ -226,10 +238,10 @@ async fn replace_copies_every_item_masked_across_continuations_and_removes_stale
         "no real address survives"
     );
     assert!(!target_text.contains("@lawfirm.example"));
-    assert_eq!(
-        as_set(target),
-        expected(n, &tables.secret_arn),
-        "the target equals the masked source"
+    assert_same(
+        &as_set(target),
+        &expected(n, &tables.secret_arn),
+        "the target equals the masked source",
     );
 }
 
@@ -276,10 +288,10 @@ async fn merge_keeps_target_items_and_a_rerun_converges() {
     .await;
     let second = as_set(t.scan_all(&tables.target).await);
 
-    assert_eq!(first, second, "a re-run gives the same table");
+    assert_same(&second, &first, "a re-run gives the same table");
     let mut want = expected(n, &tables.secret_arn);
     want.insert(item_to_json(&local).to_string());
-    assert_eq!(second, want);
+    assert_same(&second, &want, "merge keeps the target's own items");
 }
 
 #[tokio::test]

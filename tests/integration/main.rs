@@ -8,6 +8,7 @@ mod glue;
 mod infra_consistency;
 mod masking;
 mod preflight;
+mod report;
 mod sync_bucket;
 mod toggle_streams;
 

@@ -27,7 +27,7 @@ fn item(i: usize) -> Item {
     HashMap::from([
         (
             "pk".into(),
-            s(if i % 5 == 0 {
+            s(if i.is_multiple_of(5) {
                 format!("user-email|{email}")
             } else {
                 format!("case|{i:06}")
@@ -59,17 +59,24 @@ fn item(i: usize) -> Item {
 }
 
 /// The bare loop: per segment, scan a page then write it, batches 25 at a time in parallel.
-async fn bare_copy(account: &Account<'_>, source: &str, target: &str, segments: u32) -> u64 {
-    let client = account.dynamodb().await;
+async fn bare_copy(
+    from: &Account<'_>,
+    to: &Account<'_>,
+    source: &str,
+    target: &str,
+    segments: u32,
+) -> u64 {
+    let reader = from.dynamodb().await;
+    let writer = to.dynamodb().await;
     let policy = RetryPolicy::default();
     let copied = stream::iter(0..segments)
         .map(|segment| {
-            let client = client.clone();
+            let (reader, writer) = (reader.clone(), writer.clone());
             async move {
                 let mut start = None;
                 let mut copied = 0u64;
                 loop {
-                    let page = client
+                    let page = reader
                         .scan()
                         .table_name(source)
                         .segment(segment as i32)
@@ -81,7 +88,7 @@ async fn bare_copy(account: &Account<'_>, source: &str, target: &str, segments: 
                     let items = page.items.unwrap_or_default();
                     copied += items.len() as u64;
                     stream::iter(chunk(items.into_iter().map(put).collect()))
-                        .map(|batch| write_batch(&client, target, batch, &policy))
+                        .map(|batch| write_batch(&writer, target, batch, &policy))
                         .buffer_unordered(WRITE_CONCURRENCY)
                         .try_collect::<Vec<_>>()
                         .await
@@ -192,7 +199,7 @@ async fn main() {
     );
 
     let started = Instant::now();
-    let bare = bare_copy(&t, &source, &bare_target, segments).await;
+    let bare = bare_copy(&p, &t, &source, &bare_target, segments).await;
     let bare_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let (written, masked) = ferry_copy(&source, &ferry_target, segments, &secret_arn).await;

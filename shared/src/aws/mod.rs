@@ -175,6 +175,19 @@ impl Session {
         }
         aws_sdk_secretsmanager::Client::new(&builder.build())
     }
+
+    /// An S3 client with ferry's own credentials (the artifact bucket).
+    pub fn own_s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.aws.base)
+            .force_path_style(self.aws.s3_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// An EventBridge client with ferry's own credentials.
+    pub fn own_eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.aws.base)
+    }
 }
 
 /// A valid `RoleSessionName` (2-64 of `[\w+=,.@-]`) derived from the run id.

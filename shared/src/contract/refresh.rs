@@ -642,7 +642,15 @@ impl Validator {
             let Some(obj) = self.object(
                 &path,
                 item,
-                &["source", "target", "prefix", "delete", "max_delete", "concurrency", "transfer"],
+                &[
+                    "source",
+                    "target",
+                    "prefix",
+                    "delete",
+                    "max_delete",
+                    "concurrency",
+                    "transfer",
+                ],
             ) else {
                 continue;
             };
@@ -651,8 +659,12 @@ impl Validator {
             let prefix = self.string(&obj, "prefix", false).unwrap_or_default();
             let delete = self.boolean(&obj, "delete", false);
             let max_delete = self.integer(&obj, "max_delete", DEFAULT_MAX_DELETE, (0, u64::MAX));
-            let concurrency =
-                self.integer(&obj, "concurrency", u64::from(DEFAULT_CONCURRENCY), (1, 256));
+            let concurrency = self.integer(
+                &obj,
+                "concurrency",
+                u64::from(DEFAULT_CONCURRENCY),
+                (1, 256),
+            );
             let transfer = match self.string(&obj, "transfer", false).as_deref() {
                 None | Some("auto") => Transfer::Auto,
                 Some("server_side") => Transfer::ServerSide,
@@ -660,7 +672,9 @@ impl Validator {
                 Some(other) => {
                     self.problem(
                         format!("{path}.transfer"),
-                        format!("must be \"auto\", \"server_side\" or \"stream\", found \"{other}\""),
+                        format!(
+                            "must be \"auto\", \"server_side\" or \"stream\", found \"{other}\""
+                        ),
                     );
                     Transfer::Auto
                 }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+/// The longest a Lambda invocation can run.
+pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 /// Time to keep in hand for finishing in-flight work and answering.
 pub const DEFAULT_RESERVE: Duration = Duration::from_secs(20);
 
@@ -14,10 +16,13 @@ pub struct Budget {
 
 impl Budget {
     /// A budget ending `reserve` before the invocation's deadline (as the Lambda context gives it).
+    ///
+    /// A deadline already past when the invocation starts is not a real one (local runtimes send a
+    /// fixed placeholder); the budget is then Lambda's longest timeout less the reserve.
     pub fn until(deadline: SystemTime, reserve: Duration) -> Self {
         let left = deadline
             .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+            .unwrap_or(LAMBDA_MAX_TIMEOUT);
         Budget::for_duration(left.saturating_sub(reserve))
     }
 
@@ -52,6 +57,8 @@ mod tests {
     fn a_deadline_inside_the_reserve_is_already_exhausted() {
         let deadline = SystemTime::now() + Duration::from_secs(5);
         assert!(Budget::until(deadline, DEFAULT_RESERVE).exhausted());
+        let placeholder = SystemTime::UNIX_EPOCH + Duration::from_secs(600);
+        assert!(!Budget::until(placeholder, DEFAULT_RESERVE).exhausted());
         assert!(!Budget::until(deadline + Duration::from_secs(60), DEFAULT_RESERVE).exhausted());
         assert!(Budget::for_duration(Duration::ZERO).exhausted());
         let long = Budget::for_duration(Duration::from_secs(600));

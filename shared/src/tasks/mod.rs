@@ -5,6 +5,7 @@ pub mod budget;
 pub mod check_status;
 pub mod copy_table;
 pub mod preflight;
+pub mod report;
 pub mod setup_deploy_table;
 pub mod start_glue;
 pub mod sync_bucket;

@@ -1,0 +1,18 @@
+//! The `report` Lambda function: wiring only; the logic is `shared::tasks::report`.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::aws::Aws;
+use shared::config::FunctionConfig;
+use shared::contract::ReportInput;
+use shared::tasks::report::report;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = FunctionConfig::from_env()?;
+    let aws = Aws::from_env(config.s3_path_style).await;
+    run(service_fn(|event: LambdaEvent<ReportInput>| {
+        report(&aws, &config, event.payload)
+    }))
+    .await
+}

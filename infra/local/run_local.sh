@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs a state machine locally: its Tasks call ferry's functions served from source by
+# `cargo lambda watch`, against a local AWS endpoint. Prints each state as it enters and exits, then
+# the execution's output; exits non-zero when the execution fails.
+#
+#   infra/local/run_local.sh MACHINE INPUT_FILE      (make run-local MACHINE=refresh INPUT=...)
+#
+# The AWS endpoint is AWS_ENDPOINT_URL when set, else a local one started here and seeded with the
+# demo world. The functions get FERRY_PROTECTED_ACCOUNT_IDS (default 111111111111),
+# FERRY_ARTIFACT_BUCKET (default ferry-artifacts, created in ferry's own account when the endpoint is
+# local) and FERRY_MAX_WORK_SECONDS when set. FERRY_RESULT_FILE, FERRY_RUN_ID and FERRY_FAST_WAITS are
+# passed on to infra/local/sfn/run.mjs. Function logs go to .local/run-local/functions.log.
+# Every server started here listens on 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+trap stop_all EXIT
+
+machine=${1:?usage: run_local.sh MACHINE INPUT_FILE}
+input=${2:?usage: run_local.sh MACHINE INPUT_FILE}
+definition="$FERRY_ROOT/infra/statemachines/$machine.asl.json"
+[ -f "$definition" ] || { echo "no state machine '$machine' in infra/statemachines/" >&2; exit 2; }
+[ -f "$input" ] || { echo "no input file $input" >&2; exit 2; }
+sfn="$FERRY_ROOT/infra/local/sfn"
+[ -x "$sfn/node_modules/.bin/node" ] || { echo "run 'npm ci' in infra/local/sfn first (make run-local does)" >&2; exit 2; }
+
+logs="$FERRY_ROOT/.local/run-local"
+mkdir -p "$logs"
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  ensure_aws_endpoint > "$logs/endpoint.log" 2>&1
+  echo "started the local AWS endpoint at $AWS_ENDPOINT_URL (demo world seeded; log: .local/run-local/endpoint.log)"
+else
+  echo "using the AWS endpoint at $AWS_ENDPOINT_URL"
+fi
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export FERRY_PROTECTED_ACCOUNT_IDS=${FERRY_PROTECTED_ACCOUNT_IDS-111111111111}
+export FERRY_ARTIFACT_BUCKET=${FERRY_ARTIFACT_BUCKET:-ferry-artifacts}
+
+case "$AWS_ENDPOINT_URL" in
+  http://127.0.0.1:*|http://localhost:*)
+    "$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
+      --artifact-bucket "$FERRY_ARTIFACT_BUCKET" > /dev/null ;;
+esac
+
+# The functions the machine calls, built before the watch starts so no invocation waits for a compile.
+mapfile -t functions < <(grep -o '\${[A-Za-z0-9]*FunctionArn}' "$definition" | sort -u |
+  sed -E 's/^\$\{(.*)FunctionArn\}$/\1/; s/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
+echo "building ${functions[*]} (debug; the first build on a machine takes several minutes)"
+cargo build --locked $(printf -- '-p %s ' "${functions[@]}")
+
+env_vars="FERRY_PROTECTED_ACCOUNT_IDS=$FERRY_PROTECTED_ACCOUNT_IDS,FERRY_ARTIFACT_BUCKET=$FERRY_ARTIFACT_BUCKET"
+env_vars+=",AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+env_vars+=",AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY,AWS_REGION=$AWS_REGION,RUST_LOG=${RUST_LOG:-info}"
+[ -n "${FERRY_MAX_WORK_SECONDS:-}" ] && env_vars+=",FERRY_MAX_WORK_SECONDS=$FERRY_MAX_WORK_SECONDS"
+port=$(free_port)
+start_bg cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
+  --concurrency 8 --timeout 900 --env-var "$env_vars" > "$logs/functions.log" 2>&1
+wait_port "$port" 300
+echo "functions served by cargo lambda watch at http://127.0.0.1:$port (log: .local/run-local/functions.log)"
+
+FERRY_LAMBDA_ENDPOINT="http://127.0.0.1:$port" "$sfn/node_modules/.bin/node" "$sfn/run.mjs" "$machine" "$input"

@@ -1,0 +1,314 @@
+// Runs one of ferry's state machines (infra/statemachines/<machine>.asl.json) locally with
+// aws-local-stepfunctions: every Task is forwarded to the functions served by `cargo lambda watch`
+// over the Lambda Invoke API, Waits and retry pauses are shortened, and the execution's events are
+// reported as they happen. Shared by the `run.mjs` command and the flow tests.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+/** The repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Account and region of the ARNs the local run substitutes (ferry's own account). */
+export const LOCAL_ACCOUNT = '123456789012';
+export const LOCAL_REGION = 'us-east-1';
+
+/** Waits and retry pauses last this long when shortened (milliseconds). */
+export const FAST_WAIT_MS = 100;
+
+/** How long one function invocation may take before the runner gives up on it (milliseconds). */
+export const INVOKE_TIMEOUT_MS = 20 * 60 * 1000;
+
+/** `SetupDeployTable` → `setup-deploy-table`. */
+export function kebab(pascal) {
+  return pascal.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/** The ARN a local run gives the function `name`. */
+export function functionArn(name) {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+}
+
+/**
+ * Reads a state machine definition and replaces its `${XFunctionArn}` substitutions with local
+ * function ARNs. Returns the definition and the names of the functions it uses.
+ */
+export function loadDefinition(machine, root = ROOT) {
+  const path = join(root, 'infra', 'statemachines', `${machine}.asl.json`);
+  if (!existsSync(path)) {
+    throw new Error(`no state machine '${machine}': ${path} does not exist`);
+  }
+  const functions = new Set();
+  const text = readFileSync(path, 'utf8').replace(/\$\{([A-Za-z0-9]+)FunctionArn\}/g, (_, pascal) => {
+    const name = kebab(pascal);
+    if (!existsSync(join(root, 'functions', name))) {
+      throw new Error(`${path} names \${${pascal}FunctionArn}, but functions/${name} does not exist`);
+    }
+    functions.add(name);
+    return functionArn(name);
+  });
+  const leftover = text.match(/\$\{[^}]*\}/);
+  if (leftover) {
+    throw new Error(`${path}: no local value for the substitution ${leftover[0]}`);
+  }
+  return { definition: JSON.parse(text), functions: [...functions].sort(), path };
+}
+
+/** Every state of a definition, including those inside Parallel branches and Map processors. */
+export function allStates(definition) {
+  const found = [];
+  const visit = (machine) => {
+    for (const [name, state] of Object.entries(machine.States)) {
+      found.push([name, state]);
+      for (const branch of state.Branches ?? []) visit(branch);
+      const processor = state.ItemProcessor ?? state.Iterator;
+      if (processor) visit(processor);
+    }
+  };
+  visit(definition);
+  const names = found.map(([name]) => name);
+  const twice = names.filter((name, i) => names.indexOf(name) !== i);
+  if (twice.length > 0) {
+    // Local overrides are keyed by state name, so a name used twice could not be told apart.
+    throw new Error(`state names must be unique across the whole definition: ${[...new Set(twice)].join(', ')}`);
+  }
+  return found;
+}
+
+/** An error a function returned; `name` is its errorType so Retry and Catch match on it. */
+export class FunctionError extends Error {
+  constructor(errorType, cause) {
+    super(cause);
+    this.name = errorType;
+  }
+}
+
+/**
+ * Invokes `name` over the Lambda Invoke API at `endpoint` (for example http://127.0.0.1:9100).
+ * Resolves with the function's result; rejects with a FunctionError whose name is the function's
+ * errorType and whose message is what Step Functions puts in `Cause` for a Lambda task: the
+ * function's error document as text. Transport failures become the `Lambda.*` errors Step
+ * Functions raises for them, so the definition's retriers apply to them too.
+ */
+export function invokeFunction(endpoint, name, payload, timeoutMs = INVOKE_TIMEOUT_MS) {
+  const url = new URL(`/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, endpoint);
+  const body = Buffer.from(JSON.stringify(payload));
+  return new Promise((resolvePromise, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': body.length },
+      timeout: timeoutMs,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('error', (err) => reject(new FunctionError('Lambda.SdkClientException', `${name}: ${err.message}`)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let document;
+        try {
+          document = text === '' ? null : JSON.parse(text);
+        } catch {
+          document = undefined;
+        }
+        const functionError = res.headers['x-amz-function-error'];
+        if (functionError !== undefined || (res.statusCode >= 400 && document?.errorType)) {
+          const errorType = document?.errorType ?? 'Lambda.Unknown';
+          reject(new FunctionError(errorType, document === undefined ? text : JSON.stringify(document)));
+        } else if (res.statusCode === 404) {
+          reject(new FunctionError('Lambda.ResourceNotFoundException', `${name}: ${text || 'no such function'}`));
+        } else if (res.statusCode === 429) {
+          reject(new FunctionError('Lambda.TooManyRequestsException', `${name}: ${text}`));
+        } else if (res.statusCode >= 400) {
+          reject(new FunctionError('Lambda.ServiceException', `${name}: HTTP ${res.statusCode}: ${text}`));
+        } else if (document === undefined) {
+          reject(new FunctionError('Lambda.ServiceException', `${name} answered with a body that is not JSON: ${text.slice(0, 500)}`));
+        } else {
+          resolvePromise(document);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer after ${timeoutMs / 1000}s`)));
+    req.on('error', (err) => reject(new FunctionError('Lambda.SdkClientException', `invoking ${name} at ${endpoint}: ${err.message}`)));
+    req.end(body);
+  });
+}
+
+/**
+ * Starts every function once, all at the same time, with an empty payload (each answers with a
+ * deserialization error): `cargo lambda watch` checks the build and starts a function's process on
+ * its first invocation, which would otherwise count towards the first state that calls it.
+ * Resolves with the seconds it took.
+ */
+export async function warmUp(endpoint, functions) {
+  const started = Date.now();
+  await Promise.all(functions.map((name) => invokeFunction(endpoint, name, {}).catch((err) => {
+    if (err.name.startsWith('Lambda.')) throw err;
+  })));
+  return (Date.now() - started) / 1000;
+}
+
+/** A readable form of an error cause: the message of a Lambda error document, else the text. */
+export function describeCause(cause) {
+  if (typeof cause !== 'string') return String(cause ?? '');
+  try {
+    const document = JSON.parse(cause);
+    if (document && typeof document.errorMessage === 'string') return document.errorMessage;
+  } catch {
+    // not JSON: the cause is already text
+  }
+  return cause;
+}
+
+/** The execution name of a local run. */
+export function localRunId() {
+  return `local-${Date.now()}`;
+}
+
+/** What a state works on, from its input: the table, scan segment or bucket of a Map iteration. */
+export function stateSubject(input) {
+  if (!input || typeof input !== 'object') return '';
+  const parts = [];
+  const table = input.entry?.target ?? input.table?.target;
+  if (typeof table === 'string') parts.push(table);
+  if (Number.isInteger(input.segment)) parts.push(`segment ${input.segment}`);
+  if (typeof input.bucket?.target === 'string') parts.push(`s3://${input.bucket.target}/${input.bucket.prefix ?? ''}`);
+  return parts.length > 0 ? ` [${parts.join(', ')}]` : '';
+}
+
+const INSTANT = new Set(['Choice', 'Pass', 'Succeed', 'Fail']);
+
+/**
+ * Turns execution events into lines: Task, Wait, Map and Parallel states get a line when they are
+ * entered and one when they exit (with their duration); Choice, Pass, Succeed and Fail states, which
+ * take no time, one line when they are left; failures, retries and catches one line each.
+ */
+export function eventPrinter(startedAt = Date.now()) {
+  const entered = new Map();
+  return (event) => {
+    const at = `+${((event.timestamp - startedAt) / 1000).toFixed(2).padStart(6)}s`;
+    const state = event.state ? `${event.state.name}${stateSubject(event.state.input)}` : '';
+    const key = event.state ? `${event.index ?? ''}/${state}` : '';
+    switch (event.type) {
+      case 'StateEntered':
+        entered.set(key, event.timestamp);
+        return INSTANT.has(event.state.type) ? null : `${at}  start ${state} (${event.state.type})`;
+      case 'StateExited': {
+        const took = entered.has(key) ? ` ${((event.timestamp - entered.get(key)) / 1000).toFixed(2)}s` : '';
+        entered.delete(key);
+        return INSTANT.has(event.state.type)
+          ? `${at}  pass  ${state} (${event.state.type})`
+          : `${at}  end   ${state} (${event.state.type})${took}`;
+      }
+      case 'StateFailed':
+        return `${at}  FAIL  ${state} (${event.state.type}): ${event.Error}: ${describeCause(event.Cause)}`;
+      case 'StateRetried':
+        return `${at}  retry ${state} (attempt ${event.retry.attempt})`;
+      case 'StateCaught':
+        return `${at}  catch ${state} -> ${event.catch.catcher.Next}`;
+      case 'ExecutionFailed':
+        return `${at}  execution FAILED: ${event.Error}: ${describeCause(event.Cause)}`;
+      case 'ExecutionSucceeded':
+        return `${at}  execution SUCCEEDED`;
+      default:
+        return null;
+    }
+  };
+}
+
+/**
+ * Runs `machine` on `input` against the functions at `endpoint`.
+ *
+ * Options: `runId` (execution name, default local-<ms>), `fastWaits` (default true: every Wait and
+ * retry pause lasts FAST_WAIT_MS), `onEvent(event, line)` (called for every execution event, with
+ * its formatted line or null), `invokeTimeoutMs`.
+ *
+ * Resolves (never rejects for a failed execution) with `{runId, status, output, error, cause,
+ * events, invocations, durationMs}`: status SUCCEEDED or FAILED, `invocations` the function
+ * invocations in order as `{name, state, input}`.
+ */
+export async function runMachine({
+  machine,
+  input,
+  endpoint,
+  runId = localRunId(),
+  fastWaits = true,
+  onEvent = () => {},
+  invokeTimeoutMs = INVOKE_TIMEOUT_MS,
+  root = ROOT,
+}) {
+  if (!endpoint) throw new Error('runMachine needs the endpoint of the functions (FERRY_LAMBDA_ENDPOINT)');
+  const { definition } = loadDefinition(machine, root);
+  const invocations = [];
+  const inFlight = new Set();
+  const taskResourceLocalHandlers = {};
+  const waitTimeOverrides = {};
+  const retryIntervalOverrides = {};
+  for (const [name, state] of allStates(definition)) {
+    if (state.Type === 'Task') {
+      const fn = state.Resource.split(':function:')[1];
+      if (!fn) throw new Error(`Task ${name}: resource ${state.Resource} is not a Lambda function ARN`);
+      taskResourceLocalHandlers[name] = (payload) => {
+        invocations.push({ name: fn, state: name, input: payload });
+        const call = invokeFunction(endpoint, fn, payload, invokeTimeoutMs);
+        inFlight.add(call);
+        call.then(() => inFlight.delete(call), () => inFlight.delete(call));
+        return call;
+      };
+    }
+    if (fastWaits && state.Type === 'Wait') waitTimeOverrides[name] = FAST_WAIT_MS;
+    if (fastWaits && state.Retry) retryIntervalOverrides[name] = FAST_WAIT_MS;
+  }
+
+  const machineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine}`;
+  const context = {
+    Execution: {
+      Id: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${machine}:${runId}`,
+      Name: runId,
+      RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/ferry-${machine}-local`,
+    },
+    StateMachine: { Id: machineArn, Name: machine },
+    // aws-local-stepfunctions fills in only Execution.Input and Execution.StartTime. A state's
+    // Parameters and ResultSelector are evaluated as it runs, so "now" is its entered time here.
+    State: {
+      get EnteredTime() {
+        return new Date().toISOString();
+      },
+    },
+  };
+
+  const stateMachine = new StateMachine(definition);
+  const started = Date.now();
+  const format = eventPrinter(started);
+  const execution = stateMachine.run(input, {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    context,
+  });
+  const events = [];
+  const logging = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event);
+      onEvent(event, format(event));
+    }
+  })();
+
+  let status = 'SUCCEEDED';
+  let output = null;
+  let error = null;
+  let cause = null;
+  try {
+    output = await execution.result;
+  } catch (err) {
+    status = 'FAILED';
+    const failure = err?.cause instanceof Error ? err.cause : err;
+    error = failure?.name ?? 'Error';
+    cause = failure?.message ?? String(failure);
+  }
+  await logging;
+  // A failed branch stops the execution, not the invocations other branches had under way: wait
+  // for them, so that nothing is still writing when the caller looks at the result.
+  await Promise.allSettled([...inFlight]);
+  return { runId, status, output, error, cause, events, invocations, durationMs: Date.now() - started };
+}

@@ -1,0 +1,203 @@
+// The failure paths of infra/statemachines/refresh.asl.json that real functions rarely take (a job
+// that never finishes, a resume that fails, throttling), run against stand-in functions that answer
+// over the same Lambda Invoke API as `cargo lambda watch`. Fast: no AWS endpoint, no build.
+
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { after, before, beforeEach, test } from 'node:test';
+import { runMachine } from '../runner.mjs';
+import { demoRequest, note, statesEntered } from './harness.mjs';
+
+/** Stand-in functions; each test replaces some of them. */
+let handlers;
+let calls;
+let server;
+let endpoint;
+
+class Fail {
+  constructor(errorType, errorMessage) {
+    this.errorType = errorType;
+    this.errorMessage = errorMessage;
+  }
+}
+
+function plan(input) {
+  const request = input.request;
+  return {
+    run_id: input.run_id,
+    dry_run: request.dry_run ?? false,
+    source: request.source,
+    source_account_id: '111111111111',
+    target: request.target,
+    target_account_id: '222222222222',
+    deploy_table: request.deploy_table,
+    consumers: [{ mapping_id: 'm-blue', function_arn: 'arn:aws:lambda:us-east-1:222222222222:function:blue', table: 'efcms-test-alpha', state: 'Enabled' }],
+    pause: ['m-blue'],
+    tables: request.tables.map((t) => ({ mode: 'replace', ...t, key_schema: [], source_item_count: 1 })),
+    buckets: request.buckets.map((b) => ({ concurrency: 32, transfer: 'auto', ...b })),
+    masking: request.masking,
+    polling: request.polling,
+    max_polls: 3,
+    warnings: [],
+  };
+}
+
+const counts = { items_read: 1, items_written: 1, items_deleted: 0, values_masked: 1, retries: 0, invocations: 1 };
+
+function defaults() {
+  return {
+    preflight: plan,
+    'setup-deploy-table': () => ({ table: 'efcms-deploy-test', written: 3, previous: {} }),
+    'toggle-streams': (i) => ({ action: i.action, changed: i.mapping_ids, unchanged: [], settled: true,
+      job: { kind: 'mappings', mapping_ids: i.mapping_ids } }),
+    'start-glue': () => ({ job: { kind: 'glue', job_name: 'ferry-refresh-table', job_run_id: 'jr_1' }, started: true }),
+    'check-status': () => ({ state: 'SUCCEEDED', detail: 'SUCCEEDED after 3s' }),
+    'copy-table': () => ({ done: true, progress: { counts } }),
+    'sync-bucket': () => ({ done: true, progress: { phase: 'apply', counts: { invocations: 1 } }, transfer: 'server_side',
+      sample_copies: [], sample_deletes: [] }),
+    report: (i) => ({ outcome: i.outcome, manifest: `s3://ferry-artifacts/runs/refresh/${i.run_id}/manifest.json`,
+      event: 'ferry.refresh', warnings: [] }),
+  };
+}
+
+before(async () => {
+  server = createServer((req, res) => {
+    const name = decodeURIComponent(req.url.split('/')[3]);
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      const input = JSON.parse(body);
+      calls.push({ name, input });
+      try {
+        const output = handlers[name](input);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(output));
+      } catch (err) {
+        // As `cargo lambda watch` answers a function error: HTTP 500 with the error document (the
+        // Lambda service itself answers 200 with an X-Amz-Function-Error header; the runner takes both).
+        const document = err instanceof Fail ? err : { errorType: 'Panic', errorMessage: String(err) };
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(document));
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(() => server.close());
+
+beforeEach(() => {
+  handlers = defaults();
+  calls = [];
+});
+
+const run = (input = demoRequest()) => runMachine({ machine: 'refresh', input, endpoint, runId: `paths-${Date.now()}` });
+const reports = () => calls.filter((c) => c.name === 'report').map((c) => c.input);
+const toggles = () => calls.filter((c) => c.name === 'toggle-streams').map((c) => c.input.action);
+
+test('a Glue job still running after max_polls checks fails the run with JobTimedOut, after a resume', async () => {
+  handlers['check-status'] = (i) => (i.job.kind === 'glue' ? { state: 'RUNNING', detail: 'RUNNING after 40s' } : { state: 'SUCCEEDED', detail: '' });
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'JobTimedOut');
+  assert.match(result.cause, /ferry-refresh-table run jr_1 copying table efcms-test-big still running after 3 status checks/);
+  assert.equal(calls.filter((c) => c.name === 'check-status').length, 3);
+  note(`JobTimedOut after 3 status checks (plan.max_polls): ${result.cause}`);
+  assert.deepEqual(toggles(), ['off', 'on']);
+  assert.equal(reports()[0].outcome, 'FAILED');
+  assert.equal(reports()[0].error.Error, 'JobTimedOut');
+  note('consumers resumed, FAILED reported with the error');
+});
+
+test('pausing waits for the mappings to settle, then copies', async () => {
+  let checks = 0;
+  handlers['toggle-streams'] = (i) => ({ action: i.action, changed: i.mapping_ids, unchanged: [], settled: false,
+    job: { kind: 'mappings', mapping_ids: i.mapping_ids } });
+  handlers['check-status'] = (i) => {
+    if (i.job.kind !== 'mappings') return { state: 'SUCCEEDED', detail: 'SUCCEEDED' };
+    checks += 1;
+    return checks % 2 === 1 ? { state: 'RUNNING', detail: 'Disabling' } : { state: 'SUCCEEDED', detail: 'settled' };
+  };
+  const result = await run();
+  assert.equal(result.status, 'SUCCEEDED');
+  const entered = statesEntered(result);
+  assert.ok(entered.filter((s) => s === 'CheckPause').length === 2);
+  assert.ok(entered.indexOf('CopyData') > entered.lastIndexOf('CheckPause'));
+  assert.ok(entered.filter((s) => s === 'CheckResume').length === 2);
+  assert.equal(result.output.results.pause.polls, 1);
+  note('CopyData starts only after CheckPause saw the mappings settled; the resume is awaited the same way');
+});
+
+test('a resume that fails after a failed copy still fails the run with the original error', async () => {
+  handlers['copy-table'] = () => { throw new Fail('AwsRejected', 'BatchWriteItem on efcms-test-alpha failed: ValidationException'); };
+  handlers['toggle-streams'] = (i) => {
+    if (i.action === 'on') throw new Fail('Unauthorized', 'AccessDeniedException: not allowed to update mapping m-blue');
+    return defaults()['toggle-streams'](i);
+  };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'AwsRejected');
+  assert.match(result.cause, /BatchWriteItem/);
+  note(`FAILED with the original error AwsRejected, not the resume's Unauthorized`);
+  const [report] = reports();
+  assert.equal(report.error.Error, 'AwsRejected');
+  assert.equal(report.results.resume_error.Error, 'Unauthorized');
+  note('the report carries both: error (the original) and results.resume_error');
+});
+
+test('a resume that fails after a successful copy fails the run with the resume error', async () => {
+  handlers['toggle-streams'] = (i) => {
+    if (i.action === 'on') throw new Fail('Unauthorized', 'AccessDeniedException on UpdateEventSourceMapping');
+    return defaults()['toggle-streams'](i);
+  };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'Unauthorized');
+  assert.equal(reports()[0].outcome, 'FAILED');
+  note('consumers left paused is a failure: FAILED with Unauthorized, reported');
+});
+
+test('throttling is retried; InvalidInput is not', async () => {
+  let attempts = 0;
+  handlers['copy-table'] = () => {
+    attempts += 1;
+    if (attempts <= 2) throw new Fail('Throttled', 'ProvisionedThroughputExceededException');
+    return { done: true, progress: { counts } };
+  };
+  const ok = await run();
+  assert.equal(ok.status, 'SUCCEEDED');
+  assert.equal(ok.events.filter((e) => e.type === 'StateRetried').length, 2);
+  note('two Throttled answers retried, then SUCCEEDED');
+
+  handlers = defaults();
+  calls = [];
+  handlers['sync-bucket'] = () => { throw new Fail('InvalidInput', 'refusing to sync: it would delete 5 objects, more than max_delete 2'); };
+  const failed = await run();
+  assert.equal(failed.status, 'FAILED');
+  assert.equal(failed.error, 'InvalidInput');
+  assert.equal(calls.filter((c) => c.name === 'sync-bucket').length, 1);
+  note('InvalidInput from sync-bucket called once, not retried, run FAILED');
+});
+
+test('a failure before the pause is reported without touching the consumers', async () => {
+  handlers['setup-deploy-table'] = () => { throw new Fail('NotFound', "not found: DynamoDB table 'efcms-deploy-test'"); };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'NotFound');
+  assert.deepEqual(toggles(), []);
+  assert.equal(reports()[0].paused_at, undefined);
+  note('NotFound from setup-deploy-table: no toggle-streams call, FAILED reported without paused_at');
+});
+
+test('a preflight failure is reported with the request, and re-raised even when the report fails', async () => {
+  handlers.preflight = () => { throw new Fail('InvalidInput', 'invalid input (1 problem): tables[0].segments: must be a whole number'); };
+  handlers.report = () => { throw new Fail('AwsRejected', 'PutObject failed'); };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'InvalidInput');
+  const [report] = calls.filter((c) => c.name === 'report').map((c) => c.input);
+  assert.deepEqual(report.request, demoRequest());
+  assert.equal(report.plan, undefined);
+  note('InvalidInput re-raised although report failed; report got the request, no plan');
+});

@@ -1,1 +1,0 @@
-//! Masking of emails in DynamoDB items (being written).

@@ -1,0 +1,298 @@
+//! `report`: write the run manifest to the artifact bucket and announce the outcome on EventBridge.
+//!
+//! The manifest (`runs/<machine>/<run id>/manifest.json`) holds the request with secret-looking
+//! values redacted, the plan, every step's counts, the outcome, the error and the durations. The event
+//! (`source` = `ferry`, `detail-type` = `ferry.<machine>`) lets users route outcomes to mail or chat.
+//! It warns when stream consumers stayed paused close to DynamoDB Streams' 24-hour retention.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::aws::Aws;
+use crate::config::{ARTIFACT_BUCKET_VAR, FunctionConfig};
+use crate::contract::{ReportInput, ReportOutput, RunOutcome};
+use crate::error::TaskError;
+
+/// DynamoDB Streams keep records this long.
+pub const STREAM_RETENTION_SECONDS: i64 = 24 * 3600;
+/// A pause longer than this is reported as close to the retention.
+pub const PAUSE_WARNING_SECONDS: i64 = 20 * 3600;
+/// The `source` of ferry's events.
+pub const EVENT_SOURCE: &str = "ferry";
+
+/// Writes the manifest, sends the event, returns where both went.
+pub async fn report(
+    aws: &Aws,
+    config: &FunctionConfig,
+    input: ReportInput,
+) -> Result<ReportOutput, TaskError> {
+    let bucket = config.artifact_bucket.clone().ok_or_else(|| {
+        TaskError::invalid(
+            ARTIFACT_BUCKET_VAR,
+            "is not set: report needs the artifact bucket",
+        )
+    })?;
+    let now = unix_now();
+    let warnings = warnings(&input, now);
+    let key = format!("runs/{}/{}/manifest.json", input.machine, input.run_id);
+    let manifest = manifest(&input, now, &warnings);
+    let session = aws.session(&input.run_id);
+    let body = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
+    session
+        .own_s3()
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| {
+            TaskError::aws(
+                "PutObject",
+                format!("s3://{bucket}/{key}"),
+                e.into_service_error(),
+            )
+        })?;
+
+    let uri = format!("s3://{bucket}/{key}");
+    let detail_type = format!("ferry.{}", input.machine);
+    let detail = json!({
+        "run_id": input.run_id,
+        "outcome": input.outcome,
+        "manifest": uri,
+        "duration_seconds": manifest["duration_seconds"],
+        "error": input.error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+        "warnings": warnings,
+    });
+    send_event(&session.own_eventbridge(), &detail_type, &detail).await?;
+    tracing::info!(run_id = %input.run_id, outcome = ?input.outcome, manifest = %uri, "run reported");
+    Ok(ReportOutput {
+        outcome: input.outcome,
+        manifest: uri,
+        event: detail_type,
+        warnings,
+    })
+}
+
+async fn send_event(
+    client: &aws_sdk_eventbridge::Client,
+    detail_type: &str,
+    detail: &Value,
+) -> Result<(), TaskError> {
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .source(EVENT_SOURCE)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .build();
+    let out = client
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .map_err(|e| TaskError::aws("PutEvents", detail_type, e.into_service_error()))?;
+    if out.failed_entry_count > 0 {
+        let reason = out
+            .entries()
+            .iter()
+            .filter_map(|e| e.error_message())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(TaskError::Mismatch(format!(
+            "EventBridge refused the {detail_type} event: {reason}"
+        )));
+    }
+    Ok(())
+}
+
+/// The manifest document.
+fn manifest(input: &ReportInput, now: i64, warnings: &[String]) -> Value {
+    let started = parse_rfc3339(&input.started_at);
+    let paused = input.paused_at.as_deref().and_then(parse_rfc3339);
+    json!({
+        "run_id": input.run_id,
+        "machine": input.machine,
+        "outcome": input.outcome,
+        "started_at": input.started_at,
+        "finished_at": format_rfc3339(now),
+        "duration_seconds": started.map(|s| now - s),
+        "paused_at": input.paused_at,
+        "paused_seconds": paused.map(|p| now - p),
+        "request": input.request.as_ref().map(redact),
+        "plan": input.plan.as_ref().map(redact),
+        "results": redact(&input.results),
+        "error": input.error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+        "warnings": warnings,
+    })
+}
+
+/// Warnings for people: the plan's own, and a pause close to the stream retention.
+fn warnings(input: &ReportInput, now: i64) -> Vec<String> {
+    let mut warnings: Vec<String> = input
+        .plan
+        .as_ref()
+        .and_then(|p| p.get("warnings"))
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(paused) = input.paused_at.as_deref().and_then(parse_rfc3339) {
+        let seconds = now - paused;
+        if seconds >= PAUSE_WARNING_SECONDS {
+            warnings.push(format!(
+                "stream consumers were paused for {:.1} hours; DynamoDB Streams keep records for 24 hours, so records older than that never reached the consumers: reindex the target",
+                seconds as f64 / 3600.0
+            ));
+        }
+    }
+    if input.outcome == RunOutcome::Failed && input.error.is_none() {
+        warnings.push("the run failed without an error record".into());
+    }
+    warnings
+}
+
+/// Replaces the values of secret-looking fields (`*secret*`, `*token*`, `*password*`, `*api_key*`,
+/// `*private_key*`) with `<redacted>`; ARNs of secrets stay, they are not secret.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let secret_name = ["secret", "token", "password", "api_key", "private_key"]
+                        .iter()
+                        .any(|s| lower.contains(s))
+                        && !lower.ends_with("_arn");
+                    let v = if secret_name && !v.is_null() {
+                        Value::String("<redacted>".into())
+                    } else {
+                        redact(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch of an RFC 3339 timestamp (`2026-12-01T03:00:00.123Z`, `…+01:00`).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once(['T', 't', ' '])?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let mut hms = clock.splitn(3, ':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let min: i64 = hms.next()?.parse().ok()?;
+    let s: i64 = hms.next()?.split('.').next()?.parse().ok()?;
+    let offset = match zone.chars().next() {
+        None | Some('Z' | 'z') => 0,
+        Some(sign) => {
+            let (oh, om) = zone[1..].split_once(':')?;
+            let minutes = oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?;
+            if sign == '-' {
+                -minutes * 60
+            } else {
+                minutes * 60
+            }
+        }
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s - offset)
+}
+
+/// An RFC 3339 UTC timestamp of `seconds` since the epoch.
+pub fn format_rfc3339(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_honour_offsets() {
+        let t = parse_rfc3339("2026-12-01T03:00:00.123Z").unwrap();
+        assert_eq!(format_rfc3339(t), "2026-12-01T03:00:00Z");
+        assert_eq!(parse_rfc3339("2026-12-01T04:00:00+01:00"), Some(t));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(parse_rfc3339("not a time"), None);
+    }
+
+    fn input(paused_at: Option<String>) -> ReportInput {
+        ReportInput {
+            run_id: "r".into(),
+            machine: "refresh".into(),
+            outcome: RunOutcome::Succeeded,
+            started_at: "2026-12-01T03:00:00Z".into(),
+            paused_at,
+            request: None,
+            plan: Some(json!({"warnings": ["target table 'x' has no enabled stream"]})),
+            results: json!({}),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn warns_when_the_pause_nears_the_stream_retention() {
+        let now = unix_now();
+        let long = input(Some(format_rfc3339(now - 21 * 3600)));
+        let w = warnings(&long, now);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("paused for 21.0 hours"), "{w:?}");
+        let short = input(Some(format_rfc3339(now - 3600)));
+        assert_eq!(warnings(&short, now).len(), 1);
+    }
+
+    #[test]
+    fn secret_values_are_redacted_but_arns_kept() {
+        let doc = json!({"spark": {"auth_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:x",
+                                   "client_secret": "s3cr3t", "nested": [{"bearer_token": "t0k"}]}});
+        let text = redact(&doc).to_string();
+        assert!(!text.contains("s3cr3t") && !text.contains("t0k"), "{text}");
+        assert!(text.contains("arn:aws:secretsmanager"), "{text}");
+    }
+}
