@@ -27,6 +27,44 @@ fn sorted_map(item: &Item) -> Map<String, Value> {
         .collect()
 }
 
+/// Compact JSON text with object keys sorted at every level: one text per value, whatever order
+/// its maps were built or parsed in (for comparing documents byte for byte).
+pub fn canonical(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, value);
+    out
+}
+
+fn write_canonical(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(out, &map[key]);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 /// Reads an item from a DynamoDB JSON object; the error names the attribute path.
 pub fn item_from_json(value: &Value) -> Result<Item, String> {
     let map = value.as_object().ok_or("an item must be a JSON object")?;

@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{
-    CopyCounts, CopyMode, CopyPhase, CopyTableInput, Environment, MaskingSpec, TableEngine,
-    TableSpec,
+    CopyCounts, CopyMode, CopyPhase, CopyTableInput, MaskingSpec, TableEngine, TableSpec,
 };
 use shared::ddb_json::{Item, item_to_json};
 use shared::masking::{Masker, MaskingKey};
 use shared::tasks::budget::Budget;
 use shared::tasks::copy_table::copy_table;
 
-use ferry_tests::fixtures::Account;
+use ferry_tests::fixtures::{Account, accounts};
 use ferry_tests::{aws, prod, test_env, unique};
 
 use crate::config;
@@ -179,32 +178,11 @@ fn expected(n: usize, secret: &str) -> BTreeSet<String> {
     )
 }
 
-fn own_account() -> Environment {
-    Environment {
-        name: "ferry".into(),
-        role_arn: None,
-        region: "us-east-1".into(),
-    }
-}
-
 #[tokio::test]
 async fn replace_copies_every_item_masked_across_continuations_and_removes_stale_ones() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t, own) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-        Account {
-            session: &session,
-            env: own_account(),
-        },
-    );
+    let (p, t, own) = accounts(&session);
     let n = 4000;
     let tables = tables(&p, &t, &own, n).await;
     let stale: Item = HashMap::from([
@@ -249,20 +227,7 @@ async fn replace_copies_every_item_masked_across_continuations_and_removes_stale
 async fn merge_keeps_target_items_and_a_rerun_converges() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t, own) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-        Account {
-            session: &session,
-            env: own_account(),
-        },
-    );
+    let (p, t, own) = accounts(&session);
     let n = 300;
     let tables = tables(&p, &t, &own, n).await;
     let local: Item = HashMap::from([
@@ -298,20 +263,7 @@ async fn merge_keeps_target_items_and_a_rerun_converges() {
 async fn clear_is_refused_in_merge_mode_and_nothing_is_deleted() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t, own) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-        Account {
-            session: &session,
-            env: own_account(),
-        },
-    );
+    let (p, t, own) = accounts(&session);
     let tables = tables(&p, &t, &own, 10).await;
     t.put_items(&tables.target, (0..5).map(source_item).collect())
         .await;
@@ -334,20 +286,7 @@ async fn clear_is_refused_in_merge_mode_and_nothing_is_deleted() {
 async fn differing_key_schemas_and_protected_targets_are_refused() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t, own) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-        Account {
-            session: &session,
-            env: own_account(),
-        },
-    );
+    let (p, t, own) = accounts(&session);
     let tables_ok = tables(&p, &t, &own, 10).await;
     let numeric = unique("numeric-target");
     t.create_numeric_table(&numeric).await;

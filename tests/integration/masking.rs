@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use aws_sdk_dynamodb::primitives::Blob;
 use serde_json::Value;
 use shared::contract::MaskingSpec;
-use shared::ddb_json::{item_from_json, item_to_json};
+use shared::ddb_json::{canonical, item_from_json, item_to_json};
 use shared::masking::{Masker, MaskingKey, load_key};
 
 use ferry_tests::{aws, unique};
@@ -16,42 +16,6 @@ fn vectors() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/masking-vectors.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Compact JSON with object keys sorted at every level: the form both suites compare.
-fn canonical(value: &Value) -> String {
-    fn write(out: &mut String, value: &Value) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(key).unwrap());
-                    out.push(':');
-                    write(out, &map[key]);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(out, item);
-                }
-                out.push(']');
-            }
-            scalar => out.push_str(&serde_json::to_string(scalar).unwrap()),
-        }
-    }
-    let mut out = String::new();
-    write(&mut out, value);
-    out
 }
 
 #[test]

@@ -5,7 +5,7 @@ use shared::TaskError;
 use shared::contract::{PreflightInput, TableEngine};
 use shared::tasks::preflight::preflight;
 
-use ferry_tests::fixtures::Account;
+use ferry_tests::fixtures::{Account, accounts};
 use ferry_tests::{aws, prod, test_env, unique};
 
 use crate::config;
@@ -94,16 +94,7 @@ fn input(request: Value) -> PreflightInput {
 async fn plan_lists_resources_and_pauses_only_enabled_consumers() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
 
     let plan = preflight(&aws, &config(), input(world.request()))
@@ -140,16 +131,7 @@ async fn plan_lists_resources_and_pauses_only_enabled_consumers() {
 async fn protected_target_is_refused_before_anything_is_written() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
     let mut request = world.request();
     // Swap: refresh "test" from "prod" but point the target at the production account.
@@ -210,16 +192,7 @@ async fn malformed_input_lists_all_its_problems_without_calling_aws() {
 async fn every_missing_resource_is_named() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
     let mut request = world.request();
     request["tables"][0]["target"] = json!("efcms-test-missing");
@@ -252,16 +225,7 @@ async fn every_missing_resource_is_named() {
 async fn a_named_consumer_that_reads_no_target_stream_is_refused() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
     let other_table = unique("unrelated");
     let other_stream = t.create_table(&other_table, true).await.unwrap();
@@ -290,16 +254,7 @@ async fn a_named_consumer_that_reads_no_target_stream_is_refused() {
 async fn differing_key_schemas_are_refused() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let source = unique("keyed-source");
     let target = unique("keyed-target");
     p.create_table(&source, false).await;
@@ -322,16 +277,7 @@ async fn differing_key_schemas_are_refused() {
 async fn dry_run_is_carried_into_the_plan() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
     let mut request = world.request();
     request["dry_run"] = json!(true);

@@ -27,14 +27,7 @@ async fn sinks() -> Sinks {
         .send()
         .await
         .unwrap();
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(ferry_tests::moto::endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let base = ferry_tests::own_config().await;
     let sqs = aws_sdk_sqs::Client::new(&base);
     let queue = unique("ferry-events");
     let queue_url = sqs
@@ -85,14 +78,7 @@ fn hours_ago(hours: u64) -> String {
 }
 
 async fn events(queue_url: &str) -> Vec<Value> {
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(ferry_tests::moto::endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let base = ferry_tests::own_config().await;
     let out = aws_sdk_sqs::Client::new(&base)
         .receive_message()
         .queue_url(queue_url)

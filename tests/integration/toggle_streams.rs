@@ -7,7 +7,7 @@ use shared::tasks::check_status::check_status;
 use shared::tasks::preflight::preflight;
 use shared::tasks::toggle_streams::toggle_streams;
 
-use ferry_tests::fixtures::Account;
+use ferry_tests::fixtures::{Account, accounts};
 use ferry_tests::{aws, prod, test_env, unique};
 
 use crate::config;
@@ -26,16 +26,7 @@ fn toggle(run_id: &str, action: ToggleAction, ids: &[String]) -> ToggleStreamsIn
 async fn off_then_on_restores_exactly_what_was_enabled() {
     let aws = aws().await;
     let session = aws.session("fixtures");
-    let (p, t) = (
-        Account {
-            session: &session,
-            env: prod(),
-        },
-        Account {
-            session: &session,
-            env: test_env(),
-        },
-    );
+    let (p, t, _) = accounts(&session);
     let world = World::create(&p, &t).await;
     let run_id = unique("run");
     let plan = preflight(

@@ -10,6 +10,16 @@ use aws_sdk_dynamodb::types::{
 use shared::aws::Session;
 use shared::contract::Environment;
 
+/// The three accounts of the test bed: prod (source), test (target) and ferry's own.
+pub fn accounts(session: &Session) -> (Account<'_>, Account<'_>, Account<'_>) {
+    let account = |env| Account { session, env };
+    (
+        account(crate::prod()),
+        account(crate::test_env()),
+        account(crate::own()),
+    )
+}
+
 /// Fixture access to one environment.
 pub struct Account<'a> {
     /// Session holding the assumed role.

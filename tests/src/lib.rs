@@ -34,18 +34,30 @@ pub fn test_env() -> Environment {
     }
 }
 
-/// ferry's AWS access pointed at the local endpoint.
-pub async fn aws() -> Aws {
-    let endpoint = moto::endpoint();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
+/// ferry's own account (no role), where its secrets, artifact bucket and events live.
+pub fn own() -> Environment {
+    Environment {
+        name: "ferry".into(),
+        role_arn: None,
+        region: "us-east-1".into(),
+    }
+}
+
+/// SDK configuration for ferry's own account on the local endpoint.
+pub async fn own_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto::endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sts::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
         .load()
-        .await;
-    Aws::new(config, true)
+        .await
+}
+
+/// ferry's AWS access pointed at the local endpoint.
+pub async fn aws() -> Aws {
+    Aws::new(own_config().await, true)
 }
 
 /// A name no other test (or earlier run against the same server) uses: `<prefix>-<pid>-<n>`.

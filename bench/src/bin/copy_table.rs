@@ -11,14 +11,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 use shared::aws::batch_write::{RetryPolicy, chunk, put, write_batch};
 use shared::contract::{
-    CopyMode, CopyPhase, CopyTableInput, EmbeddedRule, Environment, MaskingSpec, TableEngine,
-    TableSpec,
+    CopyMode, CopyPhase, CopyTableInput, EmbeddedRule, MaskingSpec, TableEngine, TableSpec,
 };
 use shared::ddb_json::Item;
 use shared::tasks::budget::Budget;
 use shared::tasks::copy_table::{WRITE_CONCURRENCY, copy_table};
 
-use ferry_tests::fixtures::Account;
+use ferry_tests::fixtures::{Account, accounts};
 use ferry_tests::{aws, prod, test_env, unique};
 
 fn item(i: usize) -> Item {
@@ -167,22 +166,7 @@ async fn main() {
     let segments: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4);
     let aws = aws().await;
     let session = aws.session("bench");
-    let p = Account {
-        session: &session,
-        env: prod(),
-    };
-    let t = Account {
-        session: &session,
-        env: test_env(),
-    };
-    let own = Account {
-        session: &session,
-        env: Environment {
-            name: "ferry".into(),
-            role_arn: None,
-            region: "us-east-1".into(),
-        },
-    };
+    let (p, t, own) = accounts(&session);
     let source = unique("bench-source");
     let (bare_target, ferry_target) = (unique("bench-bare"), unique("bench-ferry"));
     p.create_table(&source, false).await;

@@ -19,7 +19,6 @@
 #![allow(clippy::disallowed_methods)] // a benchmark program reads FERRY_PYTHON itself
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,7 +28,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::contract::{EmbeddedRule, MaskingSpec};
-use shared::ddb_json::{Item, item_to_json};
+use shared::ddb_json::{Item, canonical, item_to_json};
 use shared::masking::{MaskStats, Masker, MaskingKey};
 
 const DEFAULT_ITEMS: usize = 50_000;
@@ -274,43 +273,6 @@ fn item(i: usize) -> Item {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect::<HashMap<_, _>>()
-}
-
-/// Compact JSON with object keys sorted at every level.
-fn canonical(value: &Value) -> String {
-    fn write(out: &mut String, value: &Value) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let _ = write!(out, "{}:", Value::String(key.clone()));
-                    write(out, &map[key]);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(out, item);
-                }
-                out.push(']');
-            }
-            scalar => {
-                let _ = write!(out, "{scalar}");
-            }
-        }
-    }
-    let mut out = String::new();
-    write(&mut out, value);
-    out
 }
 
 struct RustRun {
