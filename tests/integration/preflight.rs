@@ -125,6 +125,13 @@ async fn plan_lists_resources_and_pauses_only_enabled_consumers() {
         "only the consumers enabled at the start are paused"
     );
     assert!(!plan.dry_run);
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].contains(&world.big_target)
+            && plan.warnings[0].contains("sets back as lists"),
+        "{:?}",
+        plan.warnings
+    );
 }
 
 #[tokio::test]

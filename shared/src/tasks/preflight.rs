@@ -215,6 +215,10 @@ impl Checks<'_> {
             let TableEngine::Glue { glue_job } = &spec.engine else {
                 continue;
             };
+            self.warnings.push(format!(
+                "table '{}' is copied by Glue job '{glue_job}': Glue's DynamoDB connector writes string, number and binary sets back as lists (use engine \"scan\" to keep set types)",
+                spec.target
+            ));
             if let Err(err) = client.get_job().job_name(glue_job).send().await {
                 let err = err.into_service_error();
                 if err.is_entity_not_found_exception() {
