@@ -669,21 +669,26 @@ async fn assert_headers(pair: &Pair) {
     );
 }
 
+/// Syncs the whole source bucket of `pair` with `transfer`, multipart thresholds lowered.
+async fn sync_whole(pair: &Pair, transfer: Transfer) -> SyncBucketOutput {
+    sync_bucket_with_limits(
+        &pair.aws,
+        &config(),
+        pair.input(pair.spec("", transfer)),
+        unlimited(),
+        small_limits(),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn streams_across_accounts_with_two_credentials() {
     let pair = pair("sync-stream").await;
     seed_mixed(&pair).await;
     put(&pair.dst, &pair.target, "extra", b"x".to_vec()).await;
 
-    let out = sync_bucket_with_limits(
-        &pair.aws,
-        &config(),
-        pair.input(pair.spec("", Transfer::Stream)),
-        unlimited(),
-        small_limits(),
-    )
-    .await
-    .unwrap();
+    let out = sync_whole(&pair, Transfer::Stream).await;
 
     assert!(out.done);
     assert_eq!(out.transfer, "stream");
@@ -692,15 +697,7 @@ async fn streams_across_accounts_with_two_credentials() {
     assert_eq!(assert_same(&pair, "").await, 8);
     assert_headers(&pair).await;
 
-    let again = sync_bucket_with_limits(
-        &pair.aws,
-        &config(),
-        pair.input(pair.spec("", Transfer::Stream)),
-        unlimited(),
-        small_limits(),
-    )
-    .await
-    .unwrap();
+    let again = sync_whole(&pair, Transfer::Stream).await;
     assert_eq!(
         again.progress.counts.copied, 0,
         "{:?}",
@@ -713,15 +710,7 @@ async fn copies_server_side_across_accounts_including_a_multipart_copy() {
     let pair = pair("sync-server").await;
     seed_mixed(&pair).await;
 
-    let out = sync_bucket_with_limits(
-        &pair.aws,
-        &config(),
-        pair.input(pair.spec("", Transfer::ServerSide)),
-        unlimited(),
-        small_limits(),
-    )
-    .await
-    .unwrap();
+    let out = sync_whole(&pair, Transfer::ServerSide).await;
 
     assert!(out.done);
     assert_eq!(out.transfer, "server_side");
@@ -729,15 +718,7 @@ async fn copies_server_side_across_accounts_including_a_multipart_copy() {
     assert_eq!(assert_same(&pair, "").await, 8);
     assert_headers(&pair).await;
 
-    let again = sync_bucket_with_limits(
-        &pair.aws,
-        &config(),
-        pair.input(pair.spec("", Transfer::ServerSide)),
-        unlimited(),
-        small_limits(),
-    )
-    .await
-    .unwrap();
+    let again = sync_whole(&pair, Transfer::ServerSide).await;
     assert_eq!(
         again.progress.counts.copied, 0,
         "{:?}",
