@@ -59,6 +59,16 @@ impl FunctionConfig {
             artifact_bucket,
         })
     }
+
+    /// The artifact bucket, or an error naming the variable and the step that needs it.
+    pub fn require_artifact_bucket(&self, step: &str) -> Result<&str, TaskError> {
+        self.artifact_bucket.as_deref().ok_or_else(|| {
+            TaskError::invalid(
+                ARTIFACT_BUCKET_VAR,
+                format!("is not set: {step} needs the artifact bucket"),
+            )
+        })
+    }
 }
 
 /// The set of protected AWS account ids.

@@ -45,9 +45,9 @@ impl fmt::Display for MissingResource {
     }
 }
 
-/// How an AWS call failed, as far as retrying is concerned.
+/// How a call to AWS or to a third-party API failed, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AwsFailure {
+pub enum Failure {
     /// The service asked us to slow down.
     Throttled,
     /// A transient failure: timeout, connection error, 5xx.
@@ -60,6 +60,20 @@ pub enum AwsFailure {
     Conflict,
     /// Anything else: the request itself is wrong.
     Rejected,
+}
+
+impl Failure {
+    /// The `error_type` of an AWS call that failed this way.
+    fn error_type(self) -> &'static str {
+        match self {
+            Failure::Throttled => "Throttled",
+            Failure::Retryable => "Retryable",
+            Failure::Unauthorized => "Unauthorized",
+            Failure::NotFound => "NotFound",
+            Failure::Conflict => "Conflict",
+            Failure::Rejected => "AwsRejected",
+        }
+    }
 }
 
 /// The error every ferry step returns.
@@ -109,12 +123,31 @@ pub enum TaskError {
         /// The resource it addressed.
         resource: String,
         /// Classification used for retries.
-        failure: AwsFailure,
+        failure: Failure,
         /// The service's error code and message, without secrets.
         detail: String,
         /// The original SDK error.
         #[source]
         source: BoxError,
+    },
+
+    /// After a promotion, the target lacks what the plan promised (every gap listed).
+    #[error("verification failed: {}", .0.join("; "))]
+    VerificationFailed(Vec<String>),
+
+    /// A call to a third-party API (Spark, …) failed.
+    #[error("{service} {operation} on {resource} failed: {detail}")]
+    Api {
+        /// The platform called: "Spark", ….
+        service: &'static str,
+        /// What was asked, such as `start export`.
+        operation: &'static str,
+        /// The tenant, job or object it addressed.
+        resource: String,
+        /// Classification used for retries.
+        failure: Failure,
+        /// HTTP status and the service's own message, without secrets.
+        detail: String,
     },
 }
 
@@ -135,13 +168,11 @@ impl TaskError {
             TaskError::NotFound(_) => "NotFound",
             TaskError::Mismatch(_) => "InvalidInput",
             TaskError::JobFailed { .. } => "JobFailed",
-            TaskError::Aws { failure, .. } => match failure {
-                AwsFailure::Throttled => "Throttled",
-                AwsFailure::Retryable => "Retryable",
-                AwsFailure::Unauthorized => "Unauthorized",
-                AwsFailure::NotFound => "NotFound",
-                AwsFailure::Conflict => "Conflict",
-                AwsFailure::Rejected => "AwsRejected",
+            TaskError::VerificationFailed(_) => "VerificationFailed",
+            TaskError::Aws { failure, .. } => failure.error_type(),
+            TaskError::Api { failure, .. } => match failure {
+                Failure::Rejected => "ApiRejected",
+                other => other.error_type(),
             },
         }
     }
@@ -157,6 +188,8 @@ impl TaskError {
         "Unauthorized",
         "Conflict",
         "AwsRejected",
+        "ApiRejected",
+        "VerificationFailed",
     ];
 
     /// A single-problem [`TaskError::InvalidInput`].
@@ -193,7 +226,7 @@ impl TaskError {
             self,
             TaskError::NotFound(_)
                 | TaskError::Aws {
-                    failure: AwsFailure::NotFound,
+                    failure: Failure::NotFound,
                     ..
                 }
         )
@@ -201,22 +234,22 @@ impl TaskError {
 }
 
 /// Classifies an AWS error by its code, falling back to the transport-level shape of the error.
-fn classify(code: Option<&str>, err: &(dyn StdError + 'static)) -> AwsFailure {
+fn classify(code: Option<&str>, err: &(dyn StdError + 'static)) -> Failure {
     match code {
         Some(code) => classify_code(code),
         None => {
             let text = DisplayErrorContext(err).to_string();
             if text.contains("status: 4") || text.contains("StatusCode(4") {
-                AwsFailure::Rejected
+                Failure::Rejected
             } else {
-                AwsFailure::Retryable
+                Failure::Retryable
             }
         }
     }
 }
 
 /// Maps an AWS error code to its retry class.
-pub fn classify_code(code: &str) -> AwsFailure {
+pub fn classify_code(code: &str) -> Failure {
     match code {
         "ThrottlingException"
         | "Throttling"
@@ -226,7 +259,7 @@ pub fn classify_code(code: &str) -> AwsFailure {
         | "ProvisionedThroughputExceededException"
         | "SlowDown"
         | "LimitExceededException"
-        | "ConcurrentRunsExceededException" => AwsFailure::Throttled,
+        | "ConcurrentRunsExceededException" => Failure::Throttled,
         "InternalServerError"
         | "InternalServiceException"
         | "InternalFailure"
@@ -236,7 +269,7 @@ pub fn classify_code(code: &str) -> AwsFailure {
         | "ServiceException"
         | "RequestTimeout"
         | "RequestTimeoutException"
-        | "OperationTimeoutException" => AwsFailure::Retryable,
+        | "OperationTimeoutException" => Failure::Retryable,
         "AccessDenied"
         | "AccessDeniedException"
         | "UnrecognizedClientException"
@@ -245,19 +278,19 @@ pub fn classify_code(code: &str) -> AwsFailure {
         | "ExpiredTokenException"
         | "SignatureDoesNotMatch"
         | "InvalidAccessKeyId"
-        | "AuthorizationError" => AwsFailure::Unauthorized,
+        | "AuthorizationError" => Failure::Unauthorized,
         "ResourceNotFoundException"
         | "EntityNotFoundException"
         | "NoSuchBucket"
         | "NotFound"
         | "NoSuchKey"
-        | "TableNotFoundException" => AwsFailure::NotFound,
+        | "TableNotFoundException" => Failure::NotFound,
         "ResourceInUseException"
         | "ResourceConflictException"
         | "ConditionalCheckFailedException"
         | "ConcurrentModificationException"
-        | "TransactionConflictException" => AwsFailure::Conflict,
-        _ => AwsFailure::Rejected,
+        | "TransactionConflictException" => Failure::Conflict,
+        _ => Failure::Rejected,
     }
 }
 
@@ -297,18 +330,18 @@ mod tests {
     fn throttling_and_server_errors_are_retryable_classes() {
         assert_eq!(
             classify_code("ProvisionedThroughputExceededException"),
-            AwsFailure::Throttled
+            Failure::Throttled
         );
-        assert_eq!(classify_code("InternalServerError"), AwsFailure::Retryable);
+        assert_eq!(classify_code("InternalServerError"), Failure::Retryable);
         assert_eq!(
             classify_code("AccessDeniedException"),
-            AwsFailure::Unauthorized
+            Failure::Unauthorized
         );
         assert_eq!(
             classify_code("ResourceNotFoundException"),
-            AwsFailure::NotFound
+            Failure::NotFound
         );
-        assert_eq!(classify_code("ValidationException"), AwsFailure::Rejected);
+        assert_eq!(classify_code("ValidationException"), Failure::Rejected);
     }
 
     #[test]

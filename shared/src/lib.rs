@@ -2,6 +2,7 @@
 //!
 //! - [`contract`]: serde input/output of every step (the payload contract with the state machines).
 //! - [`tasks`]: one async function per step.
+//! - [`connectors`]: the platforms ferry promotes configuration on, behind one trait.
 //! - [`aws`]: SDK configuration, cross-account sessions, the protected-account guard.
 //! - [`config`]: the only place that reads the process environment.
 //! - [`masking`]: keyed, deterministic masking of emails in items.
@@ -11,6 +12,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod connectors;
 pub mod contract;
 pub mod ddb_json;
 pub mod error;

@@ -9,6 +9,7 @@ mod infra_consistency;
 mod masking;
 mod preflight;
 mod report;
+mod spark_sim;
 mod sync_bucket;
 mod toggle_streams;
 

@@ -85,9 +85,7 @@ async fn the_key_is_the_secret_string_and_masks_like_the_same_bytes() {
         .expect("create secret");
     let arn = created.arn.expect("arn");
 
-    let key = load_key(&session.own_secrets_manager(&arn), &arn)
-        .await
-        .expect("load key");
+    let key = load_key(&session, &arn).await.expect("load key");
     assert_eq!(format!("{key:?}"), "MaskingKey(<redacted>)");
     let spec = MaskingSpec {
         key_secret_arn: arn.clone(),
@@ -123,7 +121,7 @@ async fn a_binary_secret_is_refused_without_showing_its_value() {
         .arn
         .expect("arn");
 
-    let err = load_key(&client, &arn).await.unwrap_err();
+    let err = load_key(&session, &arn).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput");
     let message = err.to_string();
     assert!(message.contains("masking.key_secret_arn"), "{message}");
@@ -139,9 +137,7 @@ async fn a_missing_secret_is_not_found() {
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
         unique("ferry/absent")
     );
-    let err = load_key(&session.own_secrets_manager(&arn), &arn)
-        .await
-        .unwrap_err();
+    let err = load_key(&session, &arn).await.unwrap_err();
     assert_eq!(err.error_type(), "NotFound", "{err}");
     assert!(err.to_string().contains(&arn), "{err}");
 }

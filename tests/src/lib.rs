@@ -5,6 +5,7 @@
 
 pub mod fixtures;
 pub mod moto;
+pub mod spark_sim;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

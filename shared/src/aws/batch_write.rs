@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
 use crate::ddb_json::Item;
-use crate::error::{AwsFailure, TaskError};
+use crate::error::{Failure, TaskError};
 
 /// Most requests one `BatchWriteItem` accepts.
 pub const MAX_BATCH_ITEMS: usize = 25;
@@ -138,7 +138,7 @@ pub async fn write_batch(
     Err(TaskError::Aws {
         operation: "BatchWriteItem",
         resource: table.to_string(),
-        failure: AwsFailure::Throttled,
+        failure: Failure::Throttled,
         detail: format!(
             "{} request(s) still unprocessed after {} attempts, first key {}",
             pending.len(),

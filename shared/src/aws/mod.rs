@@ -176,6 +176,32 @@ impl Session {
         aws_sdk_secretsmanager::Client::new(&builder.build())
     }
 
+    /// Reads a secret's non-empty `SecretString` with ferry's own credentials.
+    ///
+    /// `field` is the input field that named the secret; errors name it and the ARN, never the value.
+    pub async fn secret_string(&self, secret_arn: &str, field: &str) -> Result<String, TaskError> {
+        let output = self
+            .own_secrets_manager(secret_arn)
+            .get_secret_value()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .map_err(|e| TaskError::aws("GetSecretValue", secret_arn, e.into_service_error()))?;
+        match output.secret_string {
+            Some(text) if !text.is_empty() => Ok(text),
+            Some(_) => Err(TaskError::invalid(
+                field,
+                format!("secret '{secret_arn}' holds an empty SecretString"),
+            )),
+            None => Err(TaskError::invalid(
+                field,
+                format!(
+                    "secret '{secret_arn}' has no SecretString (binary secrets are not supported): store it as text"
+                ),
+            )),
+        }
+    }
+
     /// An S3 client with ferry's own credentials (the artifact bucket).
     pub fn own_s3(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::from(&self.aws.base)

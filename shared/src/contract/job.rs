@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::promote::SparkTenant;
 use super::refresh::Environment;
 
 /// A handle on long-running work, tagged by `kind`.
@@ -28,6 +29,20 @@ pub enum JobHandle {
         /// The state they must reach.
         want: MappingState,
     },
+    /// A Spark ImpEx export job.
+    SparkExport {
+        /// The tenant it runs in.
+        spark: SparkTenant,
+        /// The job id.
+        id: String,
+    },
+    /// A Spark ImpEx import job.
+    SparkImport {
+        /// The tenant it runs in.
+        spark: SparkTenant,
+        /// The job id.
+        id: String,
+    },
 }
 
 impl JobHandle {
@@ -45,6 +60,12 @@ impl JobHandle {
                 "{} event source mapping(s) becoming {want:?}",
                 mapping_ids.len()
             ),
+            JobHandle::SparkExport { spark, id } => {
+                format!("spark export job '{id}' on tenant '{}'", spark.tenant)
+            }
+            JobHandle::SparkImport { spark, id } => {
+                format!("spark import job '{id}' on tenant '{}'", spark.tenant)
+            }
         }
     }
 }

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join, kind};
 use crate::config::is_account_id;
-use crate::error::{FieldProblem, TaskError};
+use crate::error::TaskError;
 
 /// Default number of parallel scan segments for the `scan` engine.
 pub const DEFAULT_SEGMENTS: u32 = 4;
@@ -235,177 +236,7 @@ impl RefreshRequest {
     }
 }
 
-/// Collects problems while reading fields of a JSON document.
-#[derive(Default)]
-struct Validator {
-    problems: Vec<FieldProblem>,
-}
-
-/// A JSON object being read, with its path and the keys it may hold.
-struct Obj<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 impl Validator {
-    fn problem(&mut self, field: impl Into<String>, problem: impl Into<String>) {
-        self.problems.push(FieldProblem {
-            field: field.into(),
-            problem: problem.into(),
-        });
-    }
-
-    /// Opens `value` as an object allowing only `known` keys.
-    fn object<'a>(&mut self, path: &str, value: &'a Value, known: &[&str]) -> Option<Obj<'a>> {
-        let obj = self.any_object(path, value)?;
-        for key in obj.map.keys() {
-            if !known.contains(&key.as_str()) {
-                self.problem(
-                    join(path, key),
-                    format!("unknown field (expected one of: {})", known.join(", ")),
-                );
-            }
-        }
-        Some(obj)
-    }
-
-    /// Opens `value` as an object with any keys.
-    fn any_object<'a>(&mut self, path: &str, value: &'a Value) -> Option<Obj<'a>> {
-        let Some(map) = value.as_object() else {
-            let field = if path.is_empty() { "$" } else { path };
-            self.problem(field, format!("must be an object, found {}", kind(value)));
-            return None;
-        };
-        Some(Obj {
-            path: path.to_string(),
-            map,
-        })
-    }
-
-    fn field<'a>(&mut self, obj: &Obj<'a>, key: &str, required: bool) -> Option<&'a Value> {
-        match obj.map.get(key) {
-            Some(Value::Null) | None => {
-                if required {
-                    self.problem(join(&obj.path, key), "is required");
-                }
-                None
-            }
-            Some(value) => Some(value),
-        }
-    }
-
-    fn string(&mut self, obj: &Obj<'_>, key: &str, required: bool) -> Option<String> {
-        let value = self.field(obj, key, required)?;
-        match value.as_str() {
-            Some(s) if !s.trim().is_empty() || !required => Some(s.to_string()),
-            Some(_) => {
-                self.problem(join(&obj.path, key), "must not be empty");
-                None
-            }
-            None => {
-                self.problem(
-                    join(&obj.path, key),
-                    format!("must be a string, found {}", kind(value)),
-                );
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, obj: &Obj<'_>, key: &str, default: bool) -> bool {
-        match self.field(obj, key, false) {
-            None => default,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                self.problem(
-                    join(&obj.path, key),
-                    format!("must be true or false, found {}", kind(other)),
-                );
-                default
-            }
-        }
-    }
-
-    fn integer(&mut self, obj: &Obj<'_>, key: &str, default: u64, range: (u64, u64)) -> u64 {
-        let Some(value) = self.field(obj, key, false) else {
-            return default;
-        };
-        match value.as_u64() {
-            Some(n) if (range.0..=range.1).contains(&n) => n,
-            _ => {
-                self.problem(
-                    join(&obj.path, key),
-                    format!(
-                        "must be a whole number from {} to {}, found {value}",
-                        range.0, range.1
-                    ),
-                );
-                default
-            }
-        }
-    }
-
-    fn array<'a>(&mut self, obj: &Obj<'a>, key: &str) -> Option<&'a Vec<Value>> {
-        let value = self.field(obj, key, false)?;
-        match value.as_array() {
-            Some(items) => Some(items),
-            None => {
-                self.problem(
-                    join(&obj.path, key),
-                    format!("must be a list, found {}", kind(value)),
-                );
-                None
-            }
-        }
-    }
-
-    /// Reads a list of names, each checked by `check` (which returns a problem text).
-    fn names(
-        &mut self,
-        obj: &Obj<'_>,
-        key: &str,
-        check: fn(&str) -> Option<String>,
-    ) -> Option<Vec<String>> {
-        let items = self.array(obj, key)?;
-        let mut names = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", join(&obj.path, key));
-            match item.as_str() {
-                Some(name) => match check(name) {
-                    Some(problem) => self.problem(path, problem),
-                    None => names.push(name.to_string()),
-                },
-                None => self.problem(path, format!("must be a string, found {}", kind(item))),
-            }
-        }
-        Some(names)
-    }
-
-    /// Reads a string field and checks it with `check`.
-    fn checked(
-        &mut self,
-        obj: &Obj<'_>,
-        key: &str,
-        check: fn(&str) -> Option<String>,
-    ) -> Option<String> {
-        let value = self.string(obj, key, true)?;
-        match check(&value) {
-            Some(problem) => {
-                self.problem(join(&obj.path, key), problem);
-                None
-            }
-            None => Some(value),
-        }
-    }
-
     fn request(&mut self, raw: &Value) -> Option<RefreshRequest> {
         let root = self.object(
             "",
@@ -754,58 +585,6 @@ impl Validator {
         }
         rules
     }
-
-    fn polling(&mut self, root: &Obj<'_>) -> Polling {
-        let defaults = Polling::default();
-        let Some(value) = self.field(root, "polling", false) else {
-            return defaults;
-        };
-        let Some(obj) = self.object("polling", value, &["interval_seconds", "deadline_seconds"])
-        else {
-            return defaults;
-        };
-        let interval_seconds = self.integer(
-            &obj,
-            "interval_seconds",
-            defaults.interval_seconds,
-            (1, 3600),
-        );
-        let deadline_seconds = self.integer(
-            &obj,
-            "deadline_seconds",
-            defaults.deadline_seconds,
-            (60, 7 * 24 * 3600),
-        );
-        if deadline_seconds < interval_seconds {
-            self.problem(
-                "polling.deadline_seconds",
-                "must not be shorter than polling.interval_seconds",
-            );
-        }
-        Polling {
-            interval_seconds,
-            deadline_seconds,
-        }
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn check_env_name(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s.len() <= 32
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    (!ok).then(|| format!("'{s}' must be 1-32 letters, digits, '-' or '_'"))
 }
 
 fn check_region(s: &str) -> Option<String> {
@@ -836,17 +615,6 @@ fn check_role_arn(s: &str) -> Option<String> {
     (!ok).then(|| {
         format!("'{s}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
     })
-}
-
-fn check_secret_arn(s: &str) -> Option<String> {
-    let parts: Vec<&str> = s.splitn(7, ':').collect();
-    let ok = parts.len() == 7
-        && parts[0] == "arn"
-        && parts[2] == "secretsmanager"
-        && is_account_id(parts[4])
-        && parts[5] == "secret"
-        && !parts[6].is_empty();
-    (!ok).then(|| format!("'{s}' is not a Secrets Manager secret ARN"))
 }
 
 /// DynamoDB table names: 3-255 of `[A-Za-z0-9_.-]`.
@@ -914,6 +682,7 @@ fn check_reserved_domain(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::FieldProblem;
     use serde_json::json;
 
     fn valid() -> Value {

@@ -71,6 +71,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::aws::Session;
 use crate::contract::MaskingSpec;
 use crate::error::TaskError;
 
@@ -100,31 +101,9 @@ impl fmt::Debug for MaskingKey {
 ///
 /// Fails naming `masking.key_secret_arn` when the secret has no `SecretString` (binary-only) or an
 /// empty one. No error ever carries the secret's value.
-pub async fn load_key(
-    client: &aws_sdk_secretsmanager::Client,
-    secret_arn: &str,
-) -> Result<MaskingKey, TaskError> {
-    let output = client
-        .get_secret_value()
-        .secret_id(secret_arn)
-        .send()
-        .await
-        .map_err(|e| TaskError::aws("GetSecretValue", secret_arn, e.into_service_error()))?;
-    match output.secret_string {
-        Some(text) if !text.is_empty() => Ok(MaskingKey::new(text.into_bytes())),
-        Some(_) => Err(TaskError::invalid(
-            KEY_FIELD,
-            format!(
-                "secret '{secret_arn}' holds an empty SecretString: store the masking key there"
-            ),
-        )),
-        None => Err(TaskError::invalid(
-            KEY_FIELD,
-            format!(
-                "secret '{secret_arn}' has no SecretString (binary secrets are not supported): store the masking key as text"
-            ),
-        )),
-    }
+pub async fn load_key(session: &Session, secret_arn: &str) -> Result<MaskingKey, TaskError> {
+    let text = session.secret_string(secret_arn, KEY_FIELD).await?;
+    Ok(MaskingKey::new(text.into_bytes()))
 }
 
 /// Counts of one [`Masker::mask_item_counted`] call.

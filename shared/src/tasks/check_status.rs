@@ -3,7 +3,11 @@
 //! A failed job is a normal answer here (state FAILED with the job's own message), not an error:
 //! the state machine decides what to do with it. Errors are kept for failing to look.
 
+use std::time::Duration;
+
 use crate::aws::Aws;
+use crate::connectors::spark;
+use crate::contract::promote::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use crate::contract::{
     CheckStatusInput, Environment, JobHandle, JobState, JobStatus, MappingState,
 };
@@ -31,6 +35,11 @@ pub async fn check_status(aws: &Aws, input: CheckStatusInput) -> Result<JobStatu
         } => {
             let client = session.lambda(environment).await?;
             mappings_status(&client, environment, mapping_ids, *want).await
+        }
+        JobHandle::SparkExport { spark, .. } | JobHandle::SparkImport { spark, .. } => {
+            let timeout = Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+            let client = spark::connect(&session, spark, "auth_secret_arn", timeout).await?;
+            spark::job_status(&client, &input.job).await
         }
     }
 }

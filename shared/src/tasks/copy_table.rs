@@ -71,13 +71,10 @@ pub async fn copy_table(
         }
         CopyPhase::Copy => {
             let masker = match &input.masking {
-                Some(spec) => {
-                    let secrets = session.own_secrets_manager(&spec.key_secret_arn);
-                    Some(Masker::new(
-                        &load_key(&secrets, &spec.key_secret_arn).await?,
-                        spec,
-                    ))
-                }
+                Some(spec) => Some(Masker::new(
+                    &load_key(&session, &spec.key_secret_arn).await?,
+                    spec,
+                )),
                 None => None,
             };
             let pass = Pass {

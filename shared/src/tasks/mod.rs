@@ -2,8 +2,11 @@
 //! the environment; the `functions/*` binaries wire them to the Lambda runtime.
 
 pub mod budget;
+pub mod bundle;
 pub mod check_status;
 pub mod copy_table;
+pub mod export_service;
+pub mod import_service;
 pub mod preflight;
 pub mod report;
 pub mod setup_deploy_table;

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::aws::Aws;
-use crate::config::{ARTIFACT_BUCKET_VAR, FunctionConfig};
+use crate::config::FunctionConfig;
 use crate::contract::{ReportInput, ReportOutput, RunOutcome};
 use crate::error::TaskError;
 
@@ -27,12 +27,7 @@ pub async fn report(
     config: &FunctionConfig,
     input: ReportInput,
 ) -> Result<ReportOutput, TaskError> {
-    let bucket = config.artifact_bucket.clone().ok_or_else(|| {
-        TaskError::invalid(
-            ARTIFACT_BUCKET_VAR,
-            "is not set: report needs the artifact bucket",
-        )
-    })?;
+    let bucket = config.require_artifact_bucket("report")?.to_string();
     let now = unix_now();
     let warnings = warnings(&input, now);
     let key = format!("runs/{}/{}/manifest.json", input.machine, input.run_id);
@@ -182,7 +177,8 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the epoch, now.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::error::{AwsFailure, BoxError, TaskError, classify_code};
+use crate::error::{BoxError, Failure, TaskError, classify_code};
 
 use super::Limits;
 use super::compare::{Checksums, differs};
@@ -140,7 +140,7 @@ fn is_transient(err: &TaskError) -> bool {
     matches!(
         err,
         TaskError::Aws {
-            failure: AwsFailure::Throttled | AwsFailure::Retryable,
+            failure: Failure::Throttled | Failure::Retryable,
             ..
         }
     )
@@ -152,7 +152,7 @@ fn body_error(operation: &'static str, place: String, err: impl Into<BoxError>) 
     TaskError::Aws {
         operation,
         resource: place,
-        failure: AwsFailure::Retryable,
+        failure: Failure::Retryable,
         detail: source.to_string(),
         source,
     }
@@ -736,7 +736,7 @@ pub async fn delete_keys(
             let key = error.key().unwrap_or_default().to_string();
             let code = error.code().unwrap_or("Unknown");
             let failure = classify_code(code);
-            let transient = matches!(failure, AwsFailure::Throttled | AwsFailure::Retryable);
+            let transient = matches!(failure, Failure::Throttled | Failure::Retryable);
             if !transient || attempt >= EXTRA_ATTEMPTS {
                 let detail = format!("{code}: {}", error.message().unwrap_or_default());
                 return Err(TaskError::Aws {

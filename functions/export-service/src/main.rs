@@ -1,0 +1,20 @@
+//! The `export-service` Lambda function: wiring only; the logic is `shared::tasks::export_service`.
+// The HTTP client's nested futures need a deeper type layout than the default 128.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::aws::Aws;
+use shared::config::FunctionConfig;
+use shared::contract::ExportServiceInput;
+use shared::tasks::export_service::export_service;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = FunctionConfig::from_env()?;
+    let aws = Aws::from_env(config.s3_path_style).await;
+    run(service_fn(|event: LambdaEvent<ExportServiceInput>| {
+        export_service(&aws, &config, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,89 @@
+//! Connectors: one module per platform ferry promotes configuration on, behind one [`Connector`] trait.
+//!
+//! A promotion is the same five moves on every platform: export a selection from the source (a job
+//! to wait for, or the files at once), plan against the target (what would be created or changed,
+//! changing nothing), apply (a job to wait for, or done), the status of a job, and verify that the
+//! target now holds what the plan promised. The steps (`export-service`, `import-service`,
+//! `check-status`) store bundles and drive the state machine; connectors only talk to the platform.
+
+pub mod spark;
+
+use std::future::Future;
+
+use crate::contract::{Bundle, BundleItem, JobHandle, JobStatus, PromotePlan, Verification};
+use crate::error::TaskError;
+
+/// One exported file, in memory between the platform and the artifact bucket.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExportedFile {
+    /// File name inside the bundle (no `/`).
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for ExportedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExportedFile({}, {} bytes)", self.name, self.bytes.len())
+    }
+}
+
+/// A finished export: its files and what they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// The files, in the platform's order.
+    pub files: Vec<ExportedFile>,
+    /// The exported items and their versions.
+    pub items: Vec<BundleItem>,
+}
+
+/// What starting an export gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exported {
+    /// An asynchronous job: poll it, then collect it.
+    Job(JobHandle),
+    /// The files, at once (platforms with synchronous exports).
+    Done(Collected),
+}
+
+/// What applying a plan gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// An asynchronous job: poll it, then verify.
+    Job(JobHandle),
+    /// Applied at once.
+    Done,
+}
+
+/// The moves of a promotion on one platform.
+pub trait Connector {
+    /// Starts exporting the selection from the source, or finds the export this run already started.
+    fn export(&self, run_id: &str) -> impl Future<Output = Result<Exported, TaskError>> + Send;
+
+    /// The files and items of a finished export job.
+    fn collect(&self, job: &JobHandle)
+    -> impl Future<Output = Result<Collected, TaskError>> + Send;
+
+    /// Stops an export job; returns its status afterwards.
+    fn cancel(&self, job: &JobHandle) -> impl Future<Output = Result<String, TaskError>> + Send;
+
+    /// The state of a job.
+    fn status(&self, job: &JobHandle) -> impl Future<Output = Result<JobStatus, TaskError>> + Send;
+
+    /// What applying `bundle` would do on the target; changes nothing.
+    fn plan(&self, bundle: &Bundle) -> impl Future<Output = Result<PromotePlan, TaskError>> + Send;
+
+    /// Applies the bundle's files to the target, or finds the apply this run already started.
+    fn apply(
+        &self,
+        files: Vec<ExportedFile>,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Applied, TaskError>> + Send;
+
+    /// Checks that the target holds everything the plan promised.
+    fn verify(
+        &self,
+        plan: &PromotePlan,
+        applied: &Applied,
+    ) -> impl Future<Output = Result<Verification, TaskError>> + Send;
+}

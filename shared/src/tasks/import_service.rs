@@ -1,0 +1,63 @@
+//! `import-service`: plan the import against the target, apply it, and verify the result.
+//!
+//! `plan` changes nothing: it fails early, naming them, when destination folders are missing, and
+//! says per service whether it will be created or get new versions. `apply` reads the bundle back
+//! from the artifact bucket, checks every file against the manifest, and only then imports.
+
+use serde_json::Value;
+
+use crate::aws::Aws;
+use crate::connectors::spark::SparkConnector;
+use crate::connectors::{Applied, Connector};
+use crate::contract::{ImportServiceInput, ImportStarted};
+use crate::error::TaskError;
+
+use super::bundle;
+
+/// Runs one `import-service` action; the output's shape depends on the action.
+pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Value, TaskError> {
+    let output = match input {
+        ImportServiceInput::Plan {
+            run_id,
+            request,
+            bundle,
+        } => {
+            let session = aws.session(&run_id);
+            to_value(
+                SparkConnector::new(&request, &session)
+                    .plan(&bundle)
+                    .await?,
+            )
+        }
+        ImportServiceInput::Apply {
+            run_id,
+            request,
+            bundle,
+        } => {
+            let session = aws.session(&run_id);
+            let files = bundle::load(&session.own_s3(), &bundle).await?;
+            match SparkConnector::new(&request, &session)
+                .apply(files, &run_id)
+                .await?
+            {
+                Applied::Job(job) => to_value(ImportStarted { job }),
+                Applied::Done => Value::Object(serde_json::Map::new()),
+            }
+        }
+        ImportServiceInput::Verify {
+            run_id,
+            request,
+            plan,
+            job,
+        } => {
+            let session = aws.session(&run_id);
+            let connector = SparkConnector::new(&request, &session);
+            to_value(connector.verify(&plan, &Applied::Job(job)).await?)
+        }
+    };
+    Ok(output)
+}
+
+fn to_value(output: impl serde::Serialize) -> Value {
+    serde_json::to_value(output).expect("step outputs serialise")
+}
