@@ -47,11 +47,12 @@ pub enum ExportServiceInput {
 pub struct ExportStarted {
     /// The validated request, for every later step.
     pub request: PromoteRequest,
-    /// The export job to poll (absent when the platform exported at once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The export job to poll (null when the platform exported at once).
+    #[serde(default)]
     pub job: Option<JobHandle>,
-    /// The stored bundle, when the platform exported at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The stored bundle, when the platform exported at once (null otherwise; the state machine
+    /// tests it).
+    #[serde(default)]
     pub bundle: Option<Bundle>,
     /// Status checks allowed before the deadline.
     pub max_polls: u64,
