@@ -152,7 +152,7 @@ fn warnings(input: &ReportInput, now: i64) -> Vec<String> {
 }
 
 /// Replaces the values of secret-looking fields (`*secret*`, `*token*`, `*password*`, `*api_key*`,
-/// `*private_key*`) with `<redacted>`; ARNs of secrets stay, they are not secret.
+/// `*private_key*`) with `<redacted>`; ARNs of secrets and URLs (`token_url`) stay, they are not secret.
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -162,7 +162,8 @@ pub fn redact(value: &Value) -> Value {
                     let secret_name = ["secret", "token", "password", "api_key", "private_key"]
                         .iter()
                         .any(|s| lower.contains(s))
-                        && !lower.ends_with("_arn");
+                        && !lower.ends_with("_arn")
+                        && !lower.ends_with("_url");
                     let v = if secret_name && !v.is_null() {
                         Value::String("<redacted>".into())
                     } else {

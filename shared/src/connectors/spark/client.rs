@@ -1,18 +1,20 @@
 //! The Spark HTTP client: one tenant, its credentials, retries and token refresh.
 //!
 //! Every request is rebuilt from owned parts on each attempt, so a multipart import body is replayed
-//! whole after a token refresh. The OAuth2 token is cached until shortly before `expires_in` and
-//! fetched again when the service answers 401. 429 waits for the `retry-after` the service asks for
+//! whole after a token refresh. The OAuth2 token is cached for the life of the process (a warm
+//! Lambda keeps it between invocations) until shortly before `expires_in`, and fetched again when the
+//! service answers 401. 429 waits for the `retry-after` the service asks for
 //! (up to a cap), 5xx and connection errors are retried with jittered backoff, and what still fails
 //! becomes a [`TaskError::Api`] classified for the state machine's `Retry`.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::Mutex;
 
 use super::api::{ExportRequest, ImportEntity, JobList, JobReport, JobStarted, VersionInfo};
 use super::credentials::Credentials;
@@ -44,6 +46,7 @@ impl Default for RetryPolicy {
 }
 
 /// A cached OAuth2 access token.
+#[derive(Clone)]
 struct Token {
     value: String,
     refresh_at: Instant,
@@ -71,8 +74,13 @@ pub struct SparkClient {
     http: reqwest::Client,
     tenant: SparkTenant,
     credentials: Credentials,
-    token: Mutex<Option<Token>>,
     policy: RetryPolicy,
+}
+
+/// Access tokens of this process, by token endpoint and client (see [`SparkClient::token_key`]).
+fn tokens() -> &'static Mutex<HashMap<String, Token>> {
+    static TOKENS: OnceLock<Mutex<HashMap<String, Token>>> = OnceLock::new();
+    TOKENS.get_or_init(Mutex::default)
 }
 
 impl SparkClient {
@@ -101,7 +109,6 @@ impl SparkClient {
             http,
             tenant,
             credentials,
-            token: Mutex::new(None),
             policy,
         })
     }
@@ -331,7 +338,7 @@ impl SparkClient {
                             operation = call.operation,
                             "token refused; fetching a new one"
                         );
-                        *self.token.lock().await = None;
+                        self.forget_token();
                         refreshed = true;
                         continue;
                     }
@@ -421,17 +428,46 @@ impl SparkClient {
         Ok(headers)
     }
 
+    /// The cache key: token endpoint, client id and a digest of the secret (a rotated secret gets
+    /// a new token; the secret itself is never kept as a key).
+    fn token_key(&self) -> String {
+        let (id, secret) = match &self.credentials {
+            Credentials::Client {
+                client_id,
+                client_secret,
+            } => (client_id.as_str(), client_secret.as_str()),
+            _ => ("", ""),
+        };
+        let digest = crate::tasks::bundle::sha256_hex(secret.as_bytes());
+        format!("{}\n{id}\n{digest}", self.tenant.token_url)
+    }
+
+    fn forget_token(&self) {
+        let mut cache = tokens()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.remove(&self.token_key());
+    }
+
     /// The cached access token, fetched when absent or about to expire.
     async fn access_token(&self) -> Result<String, (Failure, String)> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref()
+        let key = self.token_key();
+        let cached = tokens()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(token) = cached
             && Instant::now() < token.refresh_at
         {
-            return Ok(token.value.clone());
+            return Ok(token.value);
         }
         let token = self.fetch_token().await?;
         let value = token.value.clone();
-        *cached = Some(token);
+        tokens()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, token);
         Ok(value)
     }
 
