@@ -8,10 +8,11 @@ consumers streams_test_blue (enabled) and streams_test_green (disabled), the dep
 efcms-deploy-test, the bucket test-documents.
 ferry's own account (123456789012): the masking key secret ferry/masking-key.
 
-Re-running is safe: what exists is left as it is.
+Re-running is safe: what exists is left as it is (a secret named by --spark gets the file's value).
 
 Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
            [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
+           [--spark FILE [--spark-url URL]]
 
 Worlds (each one the demo world above plus what it names; --world none seeds nothing):
   demo          the world above (the default)
@@ -29,6 +30,12 @@ Options that apply to any world:
                       on, so a run is seen RUNNING by a few status checks (0: finished at once)
   --stale-objects N   N objects in test-documents that prod-documents lacks
   --artifact-bucket NAME   create ferry's artifact bucket NAME in ferry's own account
+  --spark FILE        a local Spark world (infra/local/spark-demo.json is the demo's): FILE's
+                      "secrets" (secret name -> JSON value, for example {"bearer_token": ...}) are
+                      stored in ferry's own account, where a promote input's auth_secret_arn
+                      arn:aws:secretsmanager:us-east-1:123456789012:secret:NAME finds them; with
+                      --spark-url, FILE's "tenants" (spark-sim tenant seeds) are created in the
+                      Spark ImpEx simulator at URL (emptied first with --reset)
 """
 
 import argparse
@@ -235,6 +242,35 @@ def reset(endpoint):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
 
 
+def post_json(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def spark_world(endpoint, path, spark_url, reset_first):
+    """Stores the world's secrets in ferry's own account and seeds its tenants in the simulator."""
+    with open(path, encoding="utf-8") as file:
+        world = json.load(file)
+    secrets = clients(endpoint, None)("secretsmanager")
+    arns = []
+    for name, value in sorted(world.get("secrets", {}).items()):
+        text = value if isinstance(value, str) else json.dumps(value)
+        created = exists_ok(lambda: secrets.create_secret(Name=name, SecretString=text), "ResourceExistsException")
+        if created is None:
+            secrets.put_secret_value(SecretId=name, SecretString=text)
+        arns.append(secrets.describe_secret(SecretId=name)["ARN"])
+    tenants = world.get("tenants", [])
+    if spark_url:
+        if reset_first:
+            post_json(f"{spark_url}/_sim/reset", {})
+        for tenant in tenants:
+            post_json(f"{spark_url}/_sim/tenants", tenant)
+    print(f"seeded {len(arns)} Spark auth secret(s) in 123456789012"
+          + (f" ({', '.join(arns)})" if arns else "")
+          + (f" and tenant(s) {', '.join(t['name'] for t in tenants)} at {spark_url}" if spark_url and tenants else ""))
+
+
 def glue_progression(endpoint, reads):
     """Glue job runs advance one state every `reads` reads (0: they are finished when first read)."""
     transition = {"progression": "manual", "times": reads} if reads > 0 else {"progression": "immediate"}
@@ -258,7 +294,11 @@ def main():
     parser.add_argument("--glue-polls", type=int, metavar="N")
     parser.add_argument("--stale-objects", type=int, default=0, metavar="N")
     parser.add_argument("--artifact-bucket", metavar="NAME")
+    parser.add_argument("--spark", metavar="FILE")
+    parser.add_argument("--spark-url", metavar="URL")
     args = parser.parse_args()
+    if args.spark_url and not args.spark:
+        parser.error("--spark-url needs --spark FILE")
     if args.reset:
         reset(args.endpoint)
     if args.glue_polls is not None:
@@ -276,6 +316,8 @@ def main():
     if args.artifact_bucket:
         own_s3 = clients(args.endpoint, None)("s3")
         exists_ok(lambda: own_s3.create_bucket(Bucket=args.artifact_bucket), "BucketAlreadyOwnedByYou")
+    if args.spark:
+        spark_world(args.endpoint, args.spark, args.spark_url, args.reset)
     if args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket:
         print(f"seeded world '{args.world}'"
               + (", Glue runs fail" if args.glue_fails else "")

@@ -78,9 +78,7 @@ async fn bed() -> Bed {
             &json!({"api_key": api_key}).to_string(),
         )
         .await;
-    let side = |name: &str, tenant: &str, secret: &str| {
-        json!({"name": name, "spark": {"base_url": shared().base_url(tenant), "auth_secret_arn": secret}})
-    };
+    let side = |name: &str, tenant: &str, secret: &str| json!({"name": name, "spark": {"base_url": shared().base_url(tenant), "auth_secret_arn": secret}});
     let raw = json!({
         "platform": "spark",
         "source": side("uat", &source, &source_arn),
@@ -301,7 +299,10 @@ async fn a_promotion_runs_through_the_steps_end_to_end() {
         .collect();
     assert_eq!(
         found,
-        [("pricing/quote", "1.1.0"), ("Rating Engines/rater", "1.1.0")]
+        [
+            ("pricing/quote", "1.1.0"),
+            ("Rating Engines/rater", "1.1.0")
+        ]
     );
     let view = shared().tenant(&bed.target).unwrap();
     let labels = |folder, service| view.service(folder, service).unwrap().labels();

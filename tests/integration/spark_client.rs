@@ -242,7 +242,8 @@ async fn every_endpoint_answers_through_the_client_with_encoded_names() {
             ("Promoted Services/quote rater", "1.1.0")
         ]
     );
-    assert_eq!(client.list_jobs("import").await.unwrap().ids, [import]);
+    let imports = client.list_jobs("import").await.unwrap().ids;
+    assert_eq!(imports, std::slice::from_ref(&import));
 
     assert!(client.folder_exists("Rating Engines").await.unwrap());
     assert!(!client.folder_exists("No Such Folder").await.unwrap());
@@ -283,11 +284,16 @@ async fn every_endpoint_answers_through_the_client_with_encoded_names() {
         format!("/{tenant}/api/v4/export/{id}/status"),
         format!("/{tenant}/api/v4/import/{import}/status"),
     ] {
-        assert!(paths.contains(&expected.as_str()), "{expected} in {paths:#?}");
+        assert!(
+            paths.contains(&expected.as_str()),
+            "{expected} in {paths:#?}"
+        );
     }
     assert!(
-        !paths.iter().any(|p| p.ends_with("/getversions/absent%20service")
-            || p.starts_with("/api/v1/product/No%20Such%20Folder/engines")),
+        !paths
+            .iter()
+            .any(|p| p.ends_with("/getversions/absent%20service")
+                || p.starts_with("/api/v1/product/No%20Such%20Folder/engines")),
         "an absent service's versions are not listed: {paths:#?}"
     );
 }
@@ -312,41 +318,63 @@ async fn each_kind_of_credentials_is_accepted_and_oauth_tokens_are_cached() {
     assert!(keyed.folder_exists("pricing").await.unwrap());
     assert!(keyed.list_jobs("export").await.unwrap().ids.is_empty());
 
-    let oauth = json!({"client_id": "ferry", "client_secret": client_secret});
-    let oauth = client_with(shared(), &tenant, &oauth, fast());
+    let secret = json!({"client_id": "ferry", "client_secret": client_secret});
+    let oauth = client_with(shared(), &tenant, &secret, fast());
     assert!(oauth.folder_exists("pricing").await.unwrap());
     assert!(oauth.list_jobs("import").await.unwrap().ids.is_empty());
     assert!(oauth.versions("pricing", "quote").await.unwrap().is_empty());
     assert!(!oauth.folder_exists("other").await.unwrap());
+    // A later invocation of a warm function: a new client, the same process-wide token.
+    let later = client_with(shared(), &tenant, &secret, fast());
+    assert!(later.folder_exists("pricing").await.unwrap());
 
     let log = log_of(&tenant);
     let kinds: Vec<&str> = log.iter().map(|r| r.auth.as_str()).collect();
     let token_path = format!("/auth/realms/{tenant}/protocol/openid-connect/token");
     let fetched = log.iter().filter(|r| r.path == token_path).count();
-    assert_eq!(fetched, 1, "one token for four calls: {log:#?}");
-    // bearer ×2, api key ×2, then the token fetch (no credentials) and four calls with its token
+    assert_eq!(
+        fetched, 1,
+        "one token for five calls of two clients: {log:#?}"
+    );
+    // bearer ×2, api key ×2, then the token fetch (no credentials) and five calls with its token
     assert_eq!(
         kinds,
         [
-            "bearer", "bearer", "api_key", "api_key", "none", "oauth", "oauth", "oauth", "oauth"
+            "bearer", "bearer", "api_key", "api_key", "none", "oauth", "oauth", "oauth", "oauth",
+            "oauth"
         ],
         "{log:#?}"
     );
     assert!(log.iter().all(|r| r.status == 200), "{log:#?}");
+}
 
+#[tokio::test]
+async fn a_refused_client_secret_fails_as_unauthorized_without_retrying() {
+    let tenant = unique("badclient");
+    shared().add_tenant(
+        TenantSeed::new(&tenant)
+            .folder("pricing")
+            .client("ferry", "the-secret"),
+    );
     let wrong = json!({"client_id": "ferry", "client_secret": "not-the-secret"});
+
     let err = client_with(shared(), &tenant, &wrong, fast())
         .folder_exists("pricing")
         .await
         .unwrap_err();
+
     assert_eq!(err.error_type(), "Unauthorized", "{err}");
     let message = err.to_string();
     assert!(message.contains("client 'ferry'"), "{message}");
     assert!(!message.contains("not-the-secret"), "{message}");
+    assert!(
+        calls(&log_of(&tenant), "/pricing").is_empty(),
+        "no API call without a token"
+    );
     assert_eq!(
         calls(&log_of(&tenant), "/openid-connect/token"),
-        ["POST 200", "POST 401"],
-        "a refused client is not asked again"
+        ["POST 401"],
+        "a refused client is not asked again: Unauthorized is not transient"
     );
 }
 
@@ -388,6 +416,21 @@ async fn an_import_refused_for_its_token_fetches_a_new_one_and_sends_the_package
     assert_eq!(report.status, "completed");
     assert!(!report.has_errors(), "{:?}", report.errors);
     assert_eq!(labels(&tenant, "promoted", "quote"), ["1.0.0", "1.1.0"]);
+
+    // Refused again with a fresh token: the credentials are wrong, not stale.
+    shared().inject(&tenant, Fault::UnauthorizedNext { count: 2 });
+    let err = client.folder_exists("promoted").await.unwrap_err();
+    assert_eq!(err.error_type(), "Unauthorized", "{err}");
+    let log = log_of(&tenant);
+    let tail: Vec<String> = log[log.len() - 3..]
+        .iter()
+        .map(|r| format!("{} {}", r.status, r.auth))
+        .collect();
+    assert_eq!(
+        tail,
+        ["401 oauth", "200 none", "401 oauth"],
+        "one refresh only"
+    );
 }
 
 #[tokio::test]
@@ -475,7 +518,8 @@ async fn a_request_unanswered_before_the_timeout_is_retryable() {
         attempts: 1,
         ..fast()
     };
-    let credentials = Credentials::from_secret(r#"{"bearer_token": "tok"}"#, &arn(&tenant)).unwrap();
+    let credentials =
+        Credentials::from_secret(r#"{"bearer_token": "tok"}"#, &arn(&tenant)).unwrap();
     let client = SparkClient::new(
         tenant_on(shared(), &tenant),
         credentials,
@@ -535,10 +579,49 @@ async fn a_second_job_on_a_busy_tenant_is_a_conflict() {
     assert!(third.is_ok(), "the slot is free once cancelled: {third:?}");
 }
 
+/// `tenant` (same name, same bearer token) on a second simulator, with a finished export whose
+/// download needs credentials: the simulator, a client of that tenant there, and the file's URL.
+async fn foreign_file(tenant: &str, seed: TenantSeed) -> (Simulator, SparkClient, String) {
+    let other = Simulator::start(0);
+    other.add_tenant(TenantSeed {
+        name: tenant.to_string(),
+        ..seed.bearer(&format!("token-{tenant}"))
+    });
+    let there = client_with(
+        &other,
+        tenant,
+        &json!({"bearer_token": format!("token-{tenant}")}),
+        fast(),
+    );
+    let id = there
+        .start_export(&export_request(&["pricing/quote"], "run"))
+        .await
+        .unwrap();
+    let (_, report) = finish_export(&there, &id).await;
+    other.inject(tenant, Fault::DownloadRequiresAuth);
+    let url = report.outputs.files[0].file.clone();
+    assert!(url.starts_with(&other.origin()), "{url}");
+    (other, there, url)
+}
+
+/// `(auth, status)` of each download `sim` answered.
+fn downloads(sim: &Simulator, tenant: &str) -> Vec<(String, u16)> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/_files/") && r.tenant.as_deref() == Some(tenant))
+        .map(|r| (r.auth, r.status))
+        .collect()
+}
+
+fn quote_seed() -> TenantSeed {
+    TenantSeed::new("")
+        .service("pricing", "quote", &["1.0.0"])
+        .client("ferry", "dl-secret")
+}
+
 #[tokio::test]
 async fn downloads_carry_credentials_to_the_tenant_origin_only() {
-    let seed = TenantSeed::new("").service("pricing", "quote", &["1.0.0"]);
-    let (tenant, client) = bearer_tenant("download", seed.clone());
+    let (tenant, client) = bearer_tenant("download", quote_seed());
     let id = client
         .start_export(&export_request(&["pricing/quote"], "run"))
         .await
@@ -552,47 +635,46 @@ async fn downloads_carry_credentials_to_the_tenant_origin_only() {
         .unwrap();
 
     assert_eq!(sha256_hex(&bytes), report.outputs.files[0].file_hash);
-    let downloads: Vec<(String, u16)> = log_of(&tenant)
-        .into_iter()
-        .filter(|r| r.path.starts_with("/_files/"))
-        .map(|r| (r.auth, r.status))
-        .collect();
-    assert_eq!(downloads, [("bearer".to_string(), 200)]);
+    assert_eq!(downloads(shared(), &tenant), [("bearer".to_string(), 200)]);
 
     // The same tenant name and token on another origin: a file there gets no credentials.
-    let other = Simulator::start(0);
-    other.add_tenant(TenantSeed {
-        name: tenant.clone(),
-        ..seed.bearer(&format!("token-{tenant}"))
-    });
-    let there = client_with(
-        &other,
-        &tenant,
-        &json!({"bearer_token": format!("token-{tenant}")}),
-        fast(),
-    );
-    let id = there
-        .start_export(&export_request(&["pricing/quote"], "run"))
-        .await
-        .unwrap();
-    let (_, report) = finish_export(&there, &id).await;
-    other.inject(&tenant, Fault::DownloadRequiresAuth);
-    let url = &report.outputs.files[0].file;
-    assert!(url.starts_with(&other.origin()), "{url}");
+    let (other, there, url) = foreign_file(&tenant, quote_seed()).await;
 
-    let err = client.download(url).await.unwrap_err();
+    let err = client.download(&url).await.unwrap_err();
 
     assert_eq!(err.error_type(), "Unauthorized", "{err}");
-    assert!(there.download(url).await.is_ok(), "its own tenant's client");
-    let downloads: Vec<(String, u16)> = other
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with("/_files/"))
-        .map(|r| (r.auth, r.status))
-        .collect();
+    assert!(
+        there.download(&url).await.is_ok(),
+        "its own tenant's client"
+    );
     assert_eq!(
-        downloads,
+        downloads(&other, &tenant),
         [("none".to_string(), 401), ("bearer".to_string(), 200)]
+    );
+}
+
+#[tokio::test]
+async fn a_401_from_a_foreign_origin_keeps_the_oauth_token() {
+    let tenant = unique("foreign");
+    shared().add_tenant(TenantSeed {
+        name: tenant.clone(),
+        ..quote_seed()
+    });
+    let oauth = json!({"client_id": "ferry", "client_secret": "dl-secret"});
+    let oauth = client_with(shared(), &tenant, &oauth, fast());
+    assert!(oauth.folder_exists("pricing").await.unwrap());
+    let (other, _, url) = foreign_file(&tenant, quote_seed()).await;
+
+    let err = oauth.download(&url).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "Unauthorized", "{err}");
+    assert!(oauth.folder_exists("pricing").await.unwrap());
+    let fetched = calls(&log_of(&tenant), "/openid-connect/token");
+    assert_eq!(
+        (downloads(&other, &tenant), fetched.len()),
+        (vec![("none".to_string(), 401)], 1),
+        "one unauthenticated download, and the token kept: a new token cannot help a call that \
+         sends none"
     );
 }
 
@@ -655,9 +737,7 @@ fn tenants() -> Tenants {
 impl Tenants {
     /// A validated promote request between the two tenants.
     fn request(&self, services: Value, existing: &str) -> PromoteRequest {
-        let side = |name: &str, tenant: &str| {
-            json!({"name": name, "spark": {"base_url": shared().base_url(tenant), "auth_secret_arn": arn(tenant)}})
-        };
+        let side = |name: &str, tenant: &str| json!({"name": name, "spark": {"base_url": shared().base_url(tenant), "auth_secret_arn": arn(tenant)}});
         PromoteRequest::parse(&json!({
             "platform": "spark",
             "source": side("uat", &self.source),
@@ -723,7 +803,10 @@ async fn export_and_collect(connector: &impl Connector, run_id: &str) -> Collect
 #[tokio::test]
 async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
     let t = tenants();
-    let request = t.request(json!(["pricing/quote", "Rating Engines/rater"]), "add_version");
+    let request = t.request(
+        json!(["pricing/quote", "Rating Engines/rater"]),
+        "add_version",
+    );
     let connector = SparkConnector::new(&request, &t.secrets);
     let run_id = unique("run");
 
@@ -790,7 +873,9 @@ async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
     let Applied::Job(import) = &applied else {
         panic!("Spark imports are jobs");
     };
-    assert!(matches!(import, JobHandle::SparkImport { spark, .. } if *spark == request.target.spark));
+    assert!(
+        matches!(import, JobHandle::SparkImport { spark, .. } if *spark == request.target.spark)
+    );
     let again = connector
         .apply(collected.files.clone(), &run_id)
         .await
@@ -897,16 +982,15 @@ async fn plans_refuse_abort_on_an_existing_service_and_name_every_missing_folder
         .plan(&two_files)
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("exactly one package"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("exactly one package"), "{err}");
 
     let view = shared().tenant(&t.target).unwrap();
     assert!(view.jobs.is_empty(), "{:?}", view.jobs);
     assert_eq!(view.folders, ["pricing", "Rating Engines"]);
     assert!(
-        log_of(&t.target).iter().all(|r| r.method != "POST" || !r.path.ends_with("/import")),
+        log_of(&t.target)
+            .iter()
+            .all(|r| r.method != "POST" || !r.path.ends_with("/import")),
         "no import started"
     );
 }

@@ -1,22 +1,39 @@
 // What the flow tests share: the local AWS endpoint, `cargo lambda watch` serving the functions,
-// the worlds seeded by infra/local/seed.py, and the facts infra/local/summary.py reads back.
+// the Spark ImpEx simulator (spark-sim), the worlds seeded by infra/local/seed.py, and the facts
+// infra/local/summary.py and infra/local/promote_summary.py read back.
 // Every server listens on 127.0.0.1 and is stopped after the tests (or when this process exits).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadDefinition, ROOT, runMachine, warmUp } from '../runner.mjs';
 
 export const PYTHON = process.env.FERRY_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
-/** Servers' logs and the tests' scratch files (.local/ is not committed), emptied by startEndpoint. */
-export const LOGS = process.env.FERRY_FLOW_LOGS ?? join(ROOT, '.local', 'flow');
+/**
+ * Servers' logs and the tests' scratch files (.local/ is not committed), one folder per test file
+ * (`.local/flow/refresh/` for refresh.test.mjs), emptied by startEndpoint.
+ */
+export const LOGS = join(process.env.FERRY_FLOW_LOGS ?? join(ROOT, '.local', 'flow'),
+  basename(process.argv[1] ?? 'flow').replace(/(\.test)?\.m?js$/, ''));
 const SCRATCH = LOGS;
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
 const groups = new Set();
 
 /** The refresh request of the local demo, as a fresh object. */
 export function demoRequest() {
   return JSON.parse(readFileSync(join(ROOT, 'infra', 'examples', 'refresh-local.json'), 'utf8'));
+}
+
+/** The promote request of the local demo, its `${SPARK_URL}` placeholders set to `sparkUrl`. */
+export function promoteDemoRequest(sparkUrl) {
+  const text = readFileSync(join(ROOT, 'infra', 'examples', 'promote-local.json'), 'utf8');
+  return JSON.parse(text.replaceAll('${SPARK_URL}', sparkUrl));
+}
+
+/** The local Spark world of the demo (infra/local/spark-demo.json): tenants and auth secrets. */
+export function sparkDemoWorld() {
+  return JSON.parse(readFileSync(join(ROOT, 'infra', 'local', 'spark-demo.json'), 'utf8'));
 }
 
 export function freePort() {
@@ -30,14 +47,17 @@ export function freePort() {
   });
 }
 
-/** Starts `command` in its own process group, its output appended to LOGS/<log>. */
-function startGroup(command, args, { env = process.env, log }) {
+/**
+ * Starts `command` in its own process group, its output appended to LOGS/<log>. With `stdin: 'pipe'`
+ * its standard input stays open until `child.stdin` is closed or this process ends.
+ */
+function startGroup(command, args, { env = process.env, log, stdin = 'ignore' }) {
   const path = join(LOGS, log);
   const out = openSync(path, 'a');
-  const child = spawn(command, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(command, args, { cwd: ROOT, env, detached: true, stdio: [stdin, out, out] });
   groups.add(child.pid);
   child.on('exit', () => groups.delete(child.pid));
-  return { pid: child.pid, log: path };
+  return { pid: child.pid, log: path, child };
 }
 
 function stopGroup(pid) {
@@ -87,15 +107,24 @@ export async function startEndpoint() {
   return { url, stop: () => stopGroup(server.pid) };
 }
 
-/** Builds the functions a machine calls (debug profile, what `cargo lambda watch` runs). */
-export function buildFunctions(machine = 'refresh') {
-  const { functions } = loadDefinition(machine);
+/** The functions one state machine or a list of them call, sorted, each once. */
+export function machineFunctions(machines = 'refresh') {
+  const names = (Array.isArray(machines) ? machines : [machines]).flatMap((m) => loadDefinition(m).functions);
+  return [...new Set(names)].sort();
+}
+
+/** Builds the functions the machine(s) call (debug profile, what `cargo lambda watch` runs). */
+export function buildFunctions(machines = 'refresh') {
+  const functions = machineFunctions(machines);
   run('cargo', ['build', '--quiet', '--locked', ...functions.flatMap((f) => ['-p', f])]);
   return functions;
 }
 
-/** `cargo lambda watch` serving every function, with the given function environment. */
-export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functions') {
+/**
+ * `cargo lambda watch` serving every function, with the given function environment; the functions
+ * of `machines` (one state machine or a list) are started before this resolves.
+ */
+export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functions', machines = 'refresh') {
   const port = await freePort();
   const functionEnv = {
     FERRY_PROTECTED_ACCOUNT_IDS: '111111111111',
@@ -119,8 +148,70 @@ export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functio
     socket.on('error', () => resolve(false));
   }), 300);
   const url = `http://127.0.0.1:${port}`;
-  await warmUp(url, loadDefinition('refresh').functions);
+  await warmUp(url, machineFunctions(machines));
   return { url, log: watch.log, stop: () => stopGroup(watch.pid) };
+}
+
+/**
+ * The Spark ImpEx simulator (target/debug/spark-sim, built here) on a free port of 127.0.0.1, in
+ * its own process group, ready. It also ends when this process does (its standard input closes).
+ * Returns its origin and a client of its control API (`/_sim`).
+ */
+export async function startSparkSim() {
+  // Its own build: `--bin` would limit a build of several packages to that binary.
+  run('cargo', ['build', '--quiet', '--locked', '-p', 'ferry-tests', '--bin', 'spark-sim']);
+  const port = await freePort();
+  const server = startGroup(join(TARGET, 'debug', 'spark-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
+    { log: 'spark-sim.log', stdin: 'pipe' });
+  server.child.stdin.on('error', () => {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('spark-sim', async () => (await fetch(`${url}/health`)).ok, 60);
+  const call = async (method, path, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`spark-sim ${method} ${path}: HTTP ${res.status}: ${text}`);
+    return text === '' ? null : JSON.parse(text);
+  };
+  return {
+    url,
+    log: server.log,
+    /** `http://127.0.0.1:PORT/<tenant>`. */
+    baseUrl: (tenant) => `${url}/${tenant}`,
+    /** Creates (or replaces) a tenant from a TenantSeed. */
+    addTenant: (seed) => call('POST', '/_sim/tenants', seed),
+    /** A tenant: folders, services with their versions, jobs. */
+    tenant: (name) => call('GET', `/_sim/tenants/${encodeURIComponent(name)}`),
+    /** Injects a fault, e.g. {fault: 'import_errors', message}. */
+    fault: (name, fault) => call('POST', `/_sim/tenants/${encodeURIComponent(name)}/faults`, fault),
+    /** Every API request answered so far: {method, path, tenant, auth, status}. */
+    requests: () => call('GET', '/_sim/requests'),
+    /** Drops every tenant, job and logged request. */
+    reset: () => call('POST', '/_sim/reset'),
+    stop: () => {
+      server.child.stdin.destroy();
+      stopGroup(server.pid);
+    },
+  };
+}
+
+/**
+ * Empties the endpoint and the simulator, creates the artifact bucket, stores the world's auth
+ * secrets in ferry's own account and seeds its tenants in the simulator (infra/local/seed.py
+ * --spark). `world` is `{tenants: [TenantSeed], secrets: {name: value}}`; a secret `ferry/x` is found
+ * by the ARN arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/x.
+ */
+export function seedSpark(endpointUrl, sim, world) {
+  run(PYTHON, [join(ROOT, 'infra', 'local', 'seed.py'), '--endpoint', endpointUrl, '--reset', '--world', 'none',
+    '--artifact-bucket', 'ferry-artifacts', '--spark', scratchJson('spark-world', world), '--spark-url', sim.url]);
+}
+
+/** The ARN a promote input gives the secret `name` seeded by seedSpark. */
+export function secretArn(name) {
+  return `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}`;
 }
 
 /** Empties the endpoint and seeds a world (see infra/local/seed.py for the worlds and options). */
@@ -154,11 +245,24 @@ export function facts(endpointUrl, request = demoRequest(), result = null) {
   return JSON.parse(run(PYTHON, args));
 }
 
-/** Runs the refresh machine; prints its states when FERRY_FLOW_VERBOSE=1. */
-export function refresh(functions, input, label) {
+/**
+ * What promote_summary.py reads back after a promote run: the run manifest and the bundle in the
+ * artifact bucket (each object's size and sha256, the manifests as parsed JSON and as raw text) and
+ * the source and target tenants from the simulator.
+ */
+export function promoteFacts(endpointUrl, sim, request, result) {
+  const args = [join(ROOT, 'infra', 'local', 'promote_summary.py'), '--endpoint', endpointUrl, '--json',
+    '--spark', sim.url, '--input', scratchJson('promote-request', request),
+    '--result', scratchJson('promote-result', { runId: result.runId, status: result.status, output: result.output,
+      error: result.error, cause: result.cause, durationMs: result.durationMs })];
+  return JSON.parse(run(PYTHON, args));
+}
+
+/** Runs `machine`; prints its states when FERRY_FLOW_VERBOSE=1. */
+function runVerbose(machine, functions, input, label) {
   const verbose = process.env.FERRY_FLOW_VERBOSE === '1';
   return runMachine({
-    machine: 'refresh',
+    machine,
     input,
     endpoint: functions.url,
     runId: `flow-${label}-${Date.now()}`,
@@ -166,6 +270,16 @@ export function refresh(functions, input, label) {
       if (verbose && line) process.stdout.write(`    ${line}\n`);
     },
   });
+}
+
+/** Runs the refresh machine; prints its states when FERRY_FLOW_VERBOSE=1. */
+export function refresh(functions, input, label) {
+  return runVerbose('refresh', functions, input, label);
+}
+
+/** Runs the promote machine; prints its states when FERRY_FLOW_VERBOSE=1. */
+export function promote(functions, input, label) {
+  return runVerbose('promote', functions, input, label);
 }
 
 /** Invocations of the state `state`, grouped by a key of their input. */

@@ -333,7 +333,8 @@ impl SparkClient {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
-                    if status == StatusCode::UNAUTHORIZED && self.can_refresh() && !refreshed {
+                    let refreshable = call.authenticated && self.can_refresh() && !refreshed;
+                    if status == StatusCode::UNAUTHORIZED && refreshable {
                         tracing::info!(
                             operation = call.operation,
                             "token refused; fetching a new one"
@@ -346,7 +347,10 @@ impl SparkClient {
                     let detail = describe_status(response).await;
                     (classify_status(status), detail, wait)
                 }
-                Err(err) => (err.0, err.1, Some(self.backoff(attempt))),
+                Err((failure, detail)) => {
+                    let transient = matches!(failure, Failure::Retryable | Failure::Throttled);
+                    (failure, detail, transient.then(|| self.backoff(attempt)))
+                }
             };
             match wait {
                 Some(wait) if !last => {
