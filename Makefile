@@ -1,4 +1,4 @@
-# ferry's developer commands. `make demo` runs a refresh locally; `make test` is what CI runs.
+# ferry's developer commands. `make demo` runs a refresh and a promotion locally; `make test` is what CI runs.
 .PHONY: setup test lint unit invoke bench clean
 
 VENV  := .venv
@@ -59,10 +59,12 @@ flow: setup $(SFN_STAMP)
 	  node_modules/.bin/node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
 
 ## run-local: run a state machine locally, e.g. make run-local MACHINE=refresh INPUT=infra/examples/refresh-local.json
+##   or MACHINE=promote INPUT=infra/examples/promote-local.json (against the Spark ImpEx simulator, started for it)
 run-local: setup $(SFN_STAMP)
 	infra/local/run_local.sh $(MACHINE) $(INPUT)
 
-## demo: refresh a realistic local production account into a test account, then summarise the target
+## demo: refresh a realistic local production account into a test account, then promote two Spark services
+##   between two simulated tenants; summarise what each run left behind
 demo: setup $(SFN_STAMP)
 	infra/local/demo.sh
 

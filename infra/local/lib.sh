@@ -41,6 +41,30 @@ stop_all() {
   wait 2>/dev/null || true
 }
 
+# Builds the Spark ImpEx simulator (spark-sim) and starts it on a free port of 127.0.0.1, its output
+# to $1 (default /dev/null); exports SPARK_URL (http://127.0.0.1:PORT), where its tenants' APIs and
+# its control API (/_sim) answer.
+start_spark_sim() {
+  local port log=${1:-/dev/null}
+  cargo build --quiet --locked -p ferry-tests --bin spark-sim
+  port=$(free_port)
+  start_bg "${CARGO_TARGET_DIR:-$FERRY_ROOT/target}/debug/spark-sim" --port "$port" > "$log" 2>&1
+  wait_port "$port"
+  export SPARK_URL="http://127.0.0.1:$port"
+}
+
+# Seeds the local Spark world $1 (default infra/local/spark-demo.json): its tenants in the simulator
+# at SPARK_URL, its auth secrets in ferry's own account at AWS_ENDPOINT_URL.
+seed_spark_world() {
+  "$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
+    --spark "${1:-$FERRY_ROOT/infra/local/spark-demo.json}" --spark-url "$SPARK_URL"
+}
+
+# Writes the promote input $1 to $2 with its ${SPARK_URL} placeholders set to SPARK_URL.
+fill_spark_url() {
+  sed "s#\${SPARK_URL}#$SPARK_URL#g" "$1" > "$2"
+}
+
 # Uses AWS_ENDPOINT_URL when set; otherwise starts the local AWS endpoint and seeds the demo world.
 ensure_aws_endpoint() {
   if [ -n "${AWS_ENDPOINT_URL:-}" ]; then

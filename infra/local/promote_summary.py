@@ -138,6 +138,11 @@ def versions(view):
     return {f"{s['folder']}/{s['service']}": [v["version"] for v in s["versions"]] for s in (view or {}).get("services", [])}
 
 
+def listed(found, uri):
+    """The versions of `uri` in `found`, as text."""
+    return ", ".join(found.get(uri, [])) or "(absent)"
+
+
 def describe_cause(cause):
     document = as_json(cause) if isinstance(cause, str) else None
     if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
@@ -165,16 +170,19 @@ def print_text(f):
         earlier = versions(target["before"]) if target["before"] is not None else None
         label = "before -> after" if earlier is not None else "now"
         print(f"  services on {target['tenant']} ({target['name']}), {label}:")
-        width = max((len(uri) for uri in {**(earlier or {}), **after}), default=0)
-        for uri in sorted({**(earlier or {}), **after}):
-            now = ", ".join(after.get(uri, [])) or "(absent)"
-            if earlier is None:
-                print(f"    {uri:<{width}}  {now}")
-                continue
-            was = ", ".join(earlier.get(uri, [])) or "(absent)"
-            added = [v for v in after.get(uri, []) if v not in earlier.get(uri, [])]
-            change = ("created" if uri not in earlier else f"+{', '.join(added)}") if added else "unchanged"
-            print(f"    {uri:<{width}}  {was}  ->  {now}   ({change})")
+        uris = sorted({**(earlier or {}), **after})
+        width = max((len(uri) for uri in uris), default=0)
+        if earlier is None:
+            for uri in uris:
+                print(f"    {uri:<{width}}  {listed(after, uri)}")
+        else:
+            was_width = max(len(listed(earlier, uri)) for uri in uris)
+            now_width = max(len(listed(after, uri)) for uri in uris)
+            for uri in uris:
+                added = [v for v in after.get(uri, []) if v not in earlier.get(uri, [])]
+                change = ("created" if uri not in earlier else f"+{', '.join(added)}") if added else "unchanged"
+                print(f"    {uri:<{width}}  {listed(earlier, uri):<{was_width}}  ->  "
+                      f"{listed(after, uri):<{now_width}}  ({change})")
     bundle = f["bundle"]
     if bundle["manifest"] is not None:
         print(f"  bundle s3://{bundle['bucket']}/{bundle['prefix']} (manifest.json):")

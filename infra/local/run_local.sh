@@ -4,9 +4,14 @@
 # the execution's output; exits non-zero when the execution fails.
 #
 #   infra/local/run_local.sh MACHINE INPUT_FILE      (make run-local MACHINE=refresh INPUT=...)
+#   make run-local MACHINE=promote INPUT=infra/examples/promote-local.json
 #
 # The AWS endpoint is AWS_ENDPOINT_URL when set, else a local one started here and seeded with the
-# demo world. The functions get FERRY_PROTECTED_ACCOUNT_IDS (default 111111111111),
+# demo world. An input holding the placeholder ${SPARK_URL} (as promote-local.json does) gets the
+# Spark ImpEx simulator: spark-sim is built and started here on 127.0.0.1 with the tenants of
+# infra/local/spark-demo.json (acme-uat, acme-prod), their auth secrets are stored in ferry's own
+# account, and the input runs with the placeholder set to the simulator's address (written to
+# .local/run-local/input.json; the simulator's log is .local/run-local/spark-sim.log). The functions get FERRY_PROTECTED_ACCOUNT_IDS (default 111111111111),
 # FERRY_ARTIFACT_BUCKET (default ferry-artifacts, created in ferry's own account when the endpoint is
 # local) and FERRY_MAX_WORK_SECONDS when set. FERRY_RESULT_FILE, FERRY_RUN_ID and FERRY_FAST_WAITS are
 # passed on to infra/local/sfn/run.mjs. Function logs go to .local/run-local/functions.log.
@@ -41,6 +46,14 @@ case "$AWS_ENDPOINT_URL" in
     "$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
       --artifact-bucket "$FERRY_ARTIFACT_BUCKET" > /dev/null ;;
 esac
+
+if grep -q '\${SPARK_URL}' "$input"; then
+  start_spark_sim "$logs/spark-sim.log"
+  seed_spark_world > /dev/null
+  fill_spark_url "$input" "$logs/input.json"
+  input="$logs/input.json"
+  echo "started the Spark ImpEx simulator at $SPARK_URL with the tenants of infra/local/spark-demo.json (log: .local/run-local/spark-sim.log)"
+fi
 
 # The functions the machine calls, built before the watch starts so no invocation waits for a compile.
 mapfile -t functions < <(grep -o '\${[A-Za-z0-9]*FunctionArn}' "$definition" | sort -u |

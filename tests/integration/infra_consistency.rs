@@ -1,10 +1,10 @@
 //! The infrastructure agrees with the code: every function package has its SAM resource, built from
-//! the binary of the same name, and every example input is a valid refresh request.
+//! the binary of the same name, and every example input is a valid refresh or promote request.
 
 use std::fs;
 
 use ferry_tests::moto::project_root;
-use shared::contract::RefreshRequest;
+use shared::contract::{PromoteRequest, RefreshRequest};
 
 /// `setup-deploy-table` → `SetupDeployTable`.
 fn pascal(name: &str) -> String {
@@ -80,6 +80,38 @@ fn example_inputs_are_valid_refresh_requests() {
     assert!(
         checked >= 2,
         "expected the local and the two-account examples"
+    );
+}
+
+#[test]
+fn example_inputs_are_valid_promote_requests() {
+    let dir = project_root().join("infra/examples");
+    let mut checked = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("promote-") {
+            continue;
+        }
+        // The local example names the simulator's address as a placeholder the scripts fill in.
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace("${SPARK_URL}", "http://127.0.0.1:8080");
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let request =
+            PromoteRequest::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for side in [&request.source, &request.target] {
+            assert!(
+                side.spark.auth_secret_arn.contains(":secret:ferry/spark-"),
+                "{name}: {} is outside the template's SparkSecretNamePrefix (ferry/spark-)",
+                side.spark.auth_secret_arn
+            );
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "expected the local and the deployment examples"
     );
 }
 

@@ -111,6 +111,10 @@ function versions(tenant) {
 }
 
 /** Requests that started an import on `tenant`. */
+function exportStarts(requests, tenant) {
+  return requests.filter((r) => r.method === 'POST' && r.path === `/${tenant}/api/v4/export`);
+}
+
 function importStarts(requests, tenant) {
   return requests.filter((r) => r.method === 'POST' && r.path === `/${tenant}/api/v4/import`);
 }
@@ -173,7 +177,6 @@ test('a promotion creates one service and adds a version to another on the targe
   assert.equal(result.output.report.manifest, f.run_manifest.uri);
   note(`run manifest ${f.run_manifest.uri} (outcome SUCCEEDED)`);
 
-  let t1 = Date.now();
   const places = {
     'run manifest': f.run_manifest.text,
     'bundle manifest': f.bundle.manifest_text,
@@ -182,12 +185,10 @@ test('a promotion creates one service and adds a version to another on the targe
     'function inputs': JSON.stringify(result.invocations),
     'function logs': readFileSync(functions.log, 'utf8'),
   };
-  note(`places built ${Date.now()-t1} ${Object.entries(places).map(([k,v])=>k+'='+(v?.length)).join(' ')}`); t1 = Date.now();
   for (const [place, text] of Object.entries(places)) {
     assert.ok(text && text.length > 0, `${place} is empty`);
     for (const secret of SECRET_VALUES) assert.ok(!text.includes(secret), `${place} holds a secret value`);
   }
-  note(`scanned ${Date.now()-t1}`);
   note(`no token or client secret in ${Object.keys(places).join(', ')}`);
 });
 
@@ -219,7 +220,7 @@ test('a dry run of the demo input answers the plan and imports nothing', { timeo
   note(`bundle kept; run manifest outcome DRY_RUN with the plan`);
 });
 
-test('a missing destination folder fails the plan with NotFound before any import, the bundle kept', { timeout: TEST_TIMEOUT }, async () => {
+test('a missing destination folder fails with NotFound naming every one, before anything is exported', { timeout: TEST_TIMEOUT }, async () => {
   seedSpark(endpoint.url, sim, world());
   const before = await sim.tenant('acme-prod');
   const input = request();
@@ -234,15 +235,17 @@ test('a missing destination folder fails the plan with NotFound before any impor
   assert.match(cause, /acme-prod/);
   note(`execution FAILED: NotFound: ${cause}`);
   const entered = statesEntered(result);
-  assert.ok(entered.includes('Plan') && !entered.includes('ImportService'), entered.join(' > '));
-  assert.deepEqual(importStarts(await sim.requests(), 'acme-prod'), []);
+  assert.ok(!entered.includes('StoreBundle') && !entered.includes('ImportService'), entered.join(' > '));
+  const requests = await sim.requests();
+  assert.deepEqual(exportStarts(requests, 'acme-uat'), []);
+  assert.deepEqual(importStarts(requests, 'acme-prod'), []);
   assert.deepEqual(await sim.tenant('acme-prod'), before);
-  note('failed in Plan: no import request, target unchanged');
+  note('failed in ExportService: no export and no import request, target unchanged');
   const f = promoteFacts(endpoint.url, sim, input, result);
-  assertStoredBundle(f, result.runId);
+  assert.deepEqual(f.bundle.objects, []);
   assert.equal(f.outcome, 'FAILED');
   assert.equal(f.run_manifest.manifest.error.error, 'NotFound');
-  note('bundle still stored (sha256 matches its manifest); run reported FAILED with NotFound');
+  note('no bundle; run reported FAILED with NotFound');
 });
 
 test('an import that completes with errors fails with JobFailed naming the job and its message; the target is unchanged', { timeout: TEST_TIMEOUT }, async () => {

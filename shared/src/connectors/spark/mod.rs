@@ -1,7 +1,8 @@
 //! Coherent Spark: services promoted between tenants with the ImpEx API.
 //!
-//! Export and import are asynchronous jobs, one per tenant at a time. Both are started with the ferry
-//! run id as `correlation_id`, so a repeated step finds the job its earlier attempt started instead of
+//! Export and import are asynchronous jobs, one per tenant at a time. Before exporting, the target's
+//! credentials and destination folders are checked, so a promotion that cannot land exports nothing.
+//! Both jobs are started with the ferry run id as `correlation_id`, so a repeated step finds the job its earlier attempt started instead of
 //! starting a second one. The plan reads the target (folders, services, versions) and changes nothing.
 
 pub mod api;
@@ -162,6 +163,16 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
             "tenant '{}' ({})",
             self.request.target.spark.tenant, self.request.target.name
         )
+    }
+
+    /// Before anything is exported: the target's credentials work and its destination folders exist.
+    async fn check_target(&self) -> Result<(), TaskError> {
+        let missing = self.missing_folders(self.target().await?).await?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(TaskError::NotFound(missing))
+        }
     }
 
     async fn missing_folders(
@@ -346,7 +357,10 @@ impl<S: SecretSource> Connector for SparkConnector<'_, S> {
                 tracing::info!(%id, "found the export this run started");
                 id
             }
-            None => client.start_export(&self.export_request(run_id)).await?,
+            None => {
+                self.check_target().await?;
+                client.start_export(&self.export_request(run_id)).await?
+            }
         };
         Ok(Exported::Job(JobHandle::SparkExport {
             spark: client.tenant().clone(),
@@ -412,11 +426,8 @@ impl<S: SecretSource> Connector for SparkConnector<'_, S> {
                 bundle.files.len()
             )));
         }
+        self.check_target().await?;
         let client = self.target().await?;
-        let missing = self.missing_folders(client).await?;
-        if !missing.is_empty() {
-            return Err(TaskError::NotFound(missing));
-        }
         let mut changes = Vec::with_capacity(self.request.spark.services.len());
         for index in 0..self.request.spark.services.len() {
             changes.push(self.planned_change(client, bundle, index).await?);
