@@ -253,7 +253,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         })
     }
 
-    /// The import this run already started, if the tenant still lists it.
+    /// The `kind` job (export or import) this run already started, if the tenant lists it.
     async fn earlier_job(
         &self,
         client: &SparkClient,
