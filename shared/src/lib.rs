@@ -4,6 +4,7 @@
 //! - [`tasks`]: one async function per step.
 //! - [`connectors`]: the platforms ferry promotes configuration on, behind one trait.
 //! - [`aws`]: SDK configuration, cross-account sessions, the protected-account guard.
+//! - [`checksum`]: SHA-256 of kept and received bytes.
 //! - [`config`]: the only place that reads the process environment.
 //! - [`masking`]: keyed, deterministic masking of emails in items.
 //! - [`ddb_json`]: DynamoDB JSON for keys in payloads and test vectors.
@@ -11,6 +12,7 @@
 //! - [`telemetry`]: logging set-up shared by the functions.
 
 pub mod aws;
+pub mod checksum;
 pub mod config;
 pub mod connectors;
 pub mod contract;

@@ -6,12 +6,12 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared::aws::Aws;
+use shared::checksum::sha256_hex;
 use shared::config::FunctionConfig;
 use shared::contract::{
     Bundle, ChangeAction, CheckStatusInput, ExportServiceInput, ExportStarted, ImportServiceInput,
     ImportStarted, JobHandle, JobState, JobStatus, PromotePlan, PromoteRequest, Verification,
 };
-use shared::tasks::bundle::sha256_hex;
 use shared::tasks::check_status::check_status;
 use shared::tasks::export_service::export_service;
 use shared::tasks::import_service::import_service;
@@ -42,13 +42,8 @@ async fn bed() -> Bed {
     let aws = aws().await;
     let session = aws.session("fixtures");
     let bucket = unique("ferry-artifacts");
-    session
-        .own_s3()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let (_, _, own) = accounts(&session);
+    own.create_bucket(&bucket).await;
     let source = unique("promote-src");
     let target = unique("promote-tgt");
     let client_secret = format!("client-secret-{source}");
@@ -65,7 +60,6 @@ async fn bed() -> Bed {
             .folder("Rating Engines")
             .api_key(&api_key),
     );
-    let (_, _, own) = accounts(&session);
     let source_arn = own
         .create_secret(
             &unique("ferry/spark-source"),

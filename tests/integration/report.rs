@@ -5,6 +5,7 @@ use shared::config::FunctionConfig;
 use shared::contract::{ReportInput, RunError, RunOutcome};
 use shared::tasks::report::report;
 
+use ferry_tests::fixtures::accounts;
 use ferry_tests::{aws, unique};
 
 use crate::config;
@@ -20,13 +21,8 @@ async fn sinks() -> Sinks {
     let aws = aws().await;
     let session = aws.session("fixtures");
     let bucket = unique("ferry-artifacts");
-    session
-        .own_s3()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let (_, _, own) = accounts(&session);
+    own.create_bucket(&bucket).await;
     let base = ferry_tests::own_config().await;
     let sqs = aws_sdk_sqs::Client::new(&base);
     let queue = unique("ferry-events");

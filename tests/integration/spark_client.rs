@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::TaskError;
+use shared::checksum::sha256_hex;
 use shared::connectors::spark::api::{
     ExportInputs, ExportRequest, ImportEntity, ImportInputs, JobReport, ServiceModify,
 };
@@ -19,7 +20,6 @@ use shared::contract::{
     Bundle, BundleFile, BundleItem, ChangeAction, JobHandle, JobState, JobStatus, Platform,
     PromoteRequest, ServicesExisting, SparkTenant, Upgrade, VersionFilter,
 };
-use shared::tasks::bundle::sha256_hex;
 
 use ferry_tests::spark_sim::{Fault, RequestRecord, Simulator, TenantSeed, shared};
 use ferry_tests::unique;
@@ -120,28 +120,28 @@ fn import_entity(source: &str, destination: &str, run_id: &str) -> ImportEntity 
 
 /// Reads an export's status until it is no longer in progress: every status seen, the last report.
 async fn finish_export(client: &SparkClient, id: &str) -> (Vec<String>, JobReport) {
-    let mut seen = Vec::new();
-    for _ in 0..10 {
-        let report = client.export_status(id).await.unwrap();
-        seen.push(report.status.clone());
-        if report.status != "in_progress" {
-            return (seen, report);
-        }
-    }
-    panic!("export {id} never finished: {seen:?}");
+    finish("export", id, || client.export_status(id)).await
 }
 
 /// Reads an import's status until it is no longer in progress.
 async fn finish_import(client: &SparkClient, id: &str) -> (Vec<String>, JobReport) {
+    finish("import", id, || client.import_status(id)).await
+}
+
+async fn finish<F, Fut>(kind: &str, id: &str, read: F) -> (Vec<String>, JobReport)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<JobReport, shared::error::TaskError>>,
+{
     let mut seen = Vec::new();
     for _ in 0..10 {
-        let report = client.import_status(id).await.unwrap();
+        let report = read().await.unwrap();
         seen.push(report.status.clone());
         if report.status != "in_progress" {
             return (seen, report);
         }
     }
-    panic!("import {id} never finished: {seen:?}");
+    panic!("{kind} {id} never finished: {seen:?}");
 }
 
 /// Exports `service` through `client` and downloads its package.

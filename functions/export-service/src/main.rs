@@ -1,6 +1,4 @@
 //! The `export-service` Lambda function: wiring only; the logic is `shared::tasks::export_service`.
-// The HTTP client's nested futures need a deeper type layout than the default 128.
-#![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::aws::Aws;

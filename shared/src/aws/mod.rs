@@ -5,6 +5,7 @@
 //! the SDK's own configuration loader, so the same binaries run against AWS and a local endpoint.
 
 pub mod batch_write;
+pub mod objects;
 
 use std::collections::HashMap;
 

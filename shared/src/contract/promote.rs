@@ -172,10 +172,7 @@ impl PromoteRequest {
     pub fn parse(raw: &Value) -> Result<Self, TaskError> {
         let mut v = Validator::default();
         let request = v.promote(raw);
-        match request {
-            Some(request) if v.problems.is_empty() => Ok(request),
-            _ => Err(TaskError::InvalidInput(v.problems)),
-        }
+        v.finish(request)
     }
 
     /// How many status checks fit in the polling deadline.

@@ -229,10 +229,7 @@ impl RefreshRequest {
     pub fn parse(raw: &Value) -> Result<Self, TaskError> {
         let mut v = Validator::default();
         let request = v.request(raw);
-        match request {
-            Some(request) if v.problems.is_empty() => Ok(request),
-            _ => Err(TaskError::InvalidInput(v.problems)),
-        }
+        v.finish(request)
     }
 }
 

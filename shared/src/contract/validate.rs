@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::refresh::Polling;
 use crate::config::is_account_id;
-use crate::error::FieldProblem;
+use crate::error::{FieldProblem, TaskError};
 
 /// Collects problems while reading fields of a JSON document.
 #[derive(Default)]
@@ -30,6 +30,14 @@ pub(crate) fn join(path: &str, key: &str) -> String {
 }
 
 impl Validator {
+    /// The parsed document when nothing was wrong, else every problem found.
+    pub(crate) fn finish<T>(self, parsed: Option<T>) -> Result<T, TaskError> {
+        match parsed {
+            Some(parsed) if self.problems.is_empty() => Ok(parsed),
+            _ => Err(TaskError::InvalidInput(self.problems)),
+        }
+    }
+
     pub(crate) fn problem(&mut self, field: impl Into<String>, problem: impl Into<String>) {
         self.problems.push(FieldProblem {
             field: field.into(),

@@ -16,7 +16,7 @@ use crate::contract::{
 };
 use crate::error::TaskError;
 
-use super::bundle;
+use super::{bundle, to_value};
 
 /// Runs one `export-service` action; the output's shape depends on the action.
 pub async fn export_service(
@@ -85,8 +85,4 @@ async fn start(
         job,
         bundle: stored,
     })
-}
-
-fn to_value(output: impl serde::Serialize) -> Value {
-    serde_json::to_value(output).expect("step outputs serialise")
 }

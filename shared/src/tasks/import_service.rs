@@ -12,7 +12,7 @@ use crate::connectors::{Applied, Connector};
 use crate::contract::{ImportServiceInput, ImportStarted};
 use crate::error::TaskError;
 
-use super::bundle;
+use super::{bundle, to_value};
 
 /// Runs one `import-service` action; the output's shape depends on the action.
 pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Value, TaskError> {
@@ -56,8 +56,4 @@ pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Valu
         }
     };
     Ok(output)
-}
-
-fn to_value(output: impl serde::Serialize) -> Value {
-    serde_json::to_value(output).expect("step outputs serialise")
 }

@@ -15,3 +15,8 @@ pub mod sync_bucket;
 pub mod toggle_streams;
 
 mod lookup;
+
+/// A step output as JSON, for steps whose output shape depends on the action asked.
+pub(crate) fn to_value(output: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(output).expect("step outputs serialise")
+}

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::aws::Aws;
+use crate::aws::objects::{self, put_bytes};
 use crate::config::FunctionConfig;
 use crate::contract::{ReportInput, ReportOutput, RunOutcome};
 use crate::error::TaskError;
@@ -34,24 +35,9 @@ pub async fn report(
     let manifest = manifest(&input, now, &warnings);
     let session = aws.session(&input.run_id);
     let body = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
-    session
-        .own_s3()
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .map_err(|e| {
-            TaskError::aws(
-                "PutObject",
-                format!("s3://{bucket}/{key}"),
-                e.into_service_error(),
-            )
-        })?;
+    put_bytes(&session.own_s3(), &bucket, &key, "application/json", body).await?;
 
-    let uri = format!("s3://{bucket}/{key}");
+    let uri = objects::uri(&bucket, &key);
     let detail_type = format!("ferry.{}", input.machine);
     let detail = json!({
         "run_id": input.run_id,

@@ -203,7 +203,8 @@ pub(crate) fn complete(t: &mut Tenant, origin: &str, index: usize) {
     let token = random_hex(32);
     let job = &mut t.jobs[index];
     let file = format!("{origin}/_files/{token}/{}.zip", job.id);
-    job.outputs.files = vec![json!({"file": file, "file_hash": package::sha256_hex(&zip)})];
+    job.outputs.files =
+        vec![json!({"file": file, "file_hash": shared::checksum::sha256_hex(&zip)})];
     job.outputs.services = selection.iter().map(service_source).collect();
     job.outputs.service_versions = selection.iter().flat_map(version_sources).collect();
     job.package = Some(zip);

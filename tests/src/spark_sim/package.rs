@@ -87,14 +87,6 @@ fn add(zip: &mut ZipWriter<Cursor<Vec<u8>>>, name: &str, body: &[u8]) {
     zip.write_all(body).expect("an in-memory write");
 }
 
-/// Lower-case hex SHA-256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Reads back the manifest of a package this simulator exported, or says why `bytes` is not one.
 pub(crate) fn read(bytes: &[u8]) -> Result<Manifest, String> {
     let mut archive = ZipArchive::new(Cursor::new(bytes))
@@ -140,7 +132,7 @@ mod tests {
         let manifest = read(&zip).unwrap();
         assert_eq!(manifest.tenant, "acme");
         assert_eq!(manifest.services, vec![quote()]);
-        assert_eq!(sha256_hex(&zip).len(), 64);
+        assert_eq!(shared::checksum::sha256_hex(&zip).len(), 64);
     }
 
     #[test]

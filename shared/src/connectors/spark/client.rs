@@ -442,7 +442,7 @@ impl SparkClient {
             } => (client_id.as_str(), client_secret.as_str()),
             _ => ("", ""),
         };
-        let digest = crate::tasks::bundle::sha256_hex(secret.as_bytes());
+        let digest = crate::checksum::sha256_hex(secret.as_bytes());
         format!("{}\n{id}\n{digest}", self.tenant.token_url)
     }
 
@@ -637,7 +637,8 @@ fn request_id() -> String {
     )
 }
 
-fn api_error(
+/// A failed Spark call as a [`TaskError::Api`].
+pub(crate) fn api_error(
     operation: &'static str,
     resource: &str,
     failure: Failure,

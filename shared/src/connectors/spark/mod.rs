@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use self::api::{
     ExportInputs, ExportRequest, ImportEntity, ImportInputs, JobReport, ServiceModify,
 };
-use self::client::{RetryPolicy, SOURCE_SYSTEM, SparkClient};
+use self::client::{RetryPolicy, SOURCE_SYSTEM, SparkClient, api_error};
 use self::credentials::Credentials;
 use self::versions::{bump, latest};
 use super::{Applied, Collected, Connector, Exported, ExportedFile};
@@ -52,7 +52,9 @@ pub async fn connect(
     field: &str,
     timeout: Duration,
 ) -> Result<SparkClient, TaskError> {
-    let text = secrets.secret(&tenant.auth_secret_arn, field).await?;
+    // Boxed: the SDK call's future nested inside every connector future is otherwise deeper than
+    // rustc's default type-layout limit in the functions that await a connector.
+    let text = Box::pin(secrets.secret(&tenant.auth_secret_arn, field)).await?;
     let credentials = Credentials::from_secret(&text, &tenant.auth_secret_arn)?;
     SparkClient::new(tenant.clone(), credentials, timeout, RetryPolicy::default())
 }
@@ -605,20 +607,19 @@ fn check_file_hash(bytes: &[u8], file_hash: &str, id: &str, index: usize) -> Res
     if !sha256_shaped {
         return Ok(());
     }
-    let actual = crate::tasks::bundle::sha256_hex(bytes);
+    let actual = crate::checksum::sha256_hex(bytes);
     if actual == expected {
         Ok(())
     } else {
-        Err(TaskError::Api {
-            service: "Spark",
-            operation: "download export",
-            resource: id.to_string(),
-            failure: crate::error::Failure::Retryable,
-            detail: format!(
+        Err(api_error(
+            "download export",
+            id,
+            crate::error::Failure::Retryable,
+            format!(
                 "file {} arrived with sha256 {actual}, the job announced {expected}",
                 index + 1
             ),
-        })
+        ))
     }
 }
 
@@ -726,7 +727,7 @@ mod tests {
 
     #[test]
     fn a_corrupted_download_is_refused() {
-        let hash = crate::tasks::bundle::sha256_hex(b"zip");
+        let hash = crate::checksum::sha256_hex(b"zip");
         assert!(check_file_hash(b"zip", &hash, "j", 0).is_ok());
         assert!(check_file_hash(b"zap", &hash, "j", 0).is_err());
         assert!(check_file_hash(b"zap", "opaque-hash", "j", 0).is_ok());
