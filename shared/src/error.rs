@@ -131,6 +131,30 @@ pub enum TaskError {
         source: BoxError,
     },
 
+    /// A guard refused the plan before anything changed (protected entity, too many deletions, an
+    /// empty source with pruning on).
+    #[error("refused, nothing was changed: {0}")]
+    Refused(String),
+
+    /// Applying a plan stopped at one change; the message names what was applied and what was not.
+    /// Its `error_type` is the failed call's, so a transient failure is retried (the re-run plans
+    /// again and converges).
+    #[error(
+        "applying {failed} failed: {source}; applied before it ({}): {}; not applied ({}): {}",
+        .applied.len(), list_or_none(.applied), .not_applied.len(), list_or_none(.not_applied)
+    )]
+    ApplyFailed {
+        /// The change that failed (`kind/id`).
+        failed: String,
+        /// Changes applied before it, in order.
+        applied: Vec<String>,
+        /// Changes not applied (the failed one first).
+        not_applied: Vec<String>,
+        /// Why the change failed.
+        #[source]
+        source: Box<TaskError>,
+    },
+
     /// After a promotion, the target lacks what the plan promised (every gap listed).
     #[error("verification failed: {}", .0.join("; "))]
     VerificationFailed(Vec<String>),
@@ -148,7 +172,27 @@ pub enum TaskError {
         failure: Failure,
         /// HTTP status and the service's own message, without secrets.
         detail: String,
+        /// How long the service asked to wait before the next call (a 429's `Retry-After`), when
+        /// it said so; the state machine waits this long before retrying the step.
+        retry_after_seconds: Option<u64>,
     },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
 }
 
 fn join_problems(problems: &[FieldProblem]) -> String {
@@ -169,6 +213,8 @@ impl TaskError {
             TaskError::Mismatch(_) => "InvalidInput",
             TaskError::JobFailed { .. } => "JobFailed",
             TaskError::VerificationFailed(_) => "VerificationFailed",
+            TaskError::Refused(_) => "Refused",
+            TaskError::ApplyFailed { source, .. } => source.error_type(),
             TaskError::Aws { failure, .. } => failure.error_type(),
             TaskError::Api { failure, .. } => match failure {
                 Failure::Rejected => "ApiRejected",
@@ -190,6 +236,7 @@ impl TaskError {
         "AwsRejected",
         "ApiRejected",
         "VerificationFailed",
+        "Refused",
     ];
 
     /// A single-problem [`TaskError::InvalidInput`].
@@ -217,6 +264,18 @@ impl TaskError {
             failure,
             detail,
             source: Box::new(err),
+        }
+    }
+
+    /// The wait a throttling service asked for, in seconds, when it named one.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            TaskError::Api {
+                retry_after_seconds,
+                ..
+            } => *retry_after_seconds,
+            TaskError::ApplyFailed { source, .. } => source.retry_after_seconds(),
+            _ => None,
         }
     }
 

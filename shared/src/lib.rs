@@ -7,8 +7,11 @@
 //! - [`checksum`]: SHA-256 of kept and received bytes.
 //! - [`config`]: the only place that reads the process environment.
 //! - [`masking`]: keyed, deterministic masking of emails in items.
+//! - [`declarative`]: the engine of declarative promotions (export, snapshot, plan, apply, verify).
 //! - [`ddb_json`]: DynamoDB JSON for keys in payloads and test vectors.
 //! - [`error`]: [`error::TaskError`] and its stable `error_type` names.
+//! - [`git`]: reading a folder of a git repository at a branch, tag or commit.
+//! - [`http`]: the HTTP layer every connector calls its platform through.
 //! - [`telemetry`]: logging set-up shared by the functions.
 
 pub mod aws;
@@ -17,7 +20,10 @@ pub mod config;
 pub mod connectors;
 pub mod contract;
 pub mod ddb_json;
+pub mod declarative;
 pub mod error;
+pub mod git;
+pub mod http;
 pub mod masking;
 pub mod tasks;
 pub mod telemetry;

@@ -100,11 +100,14 @@ fn example_inputs_are_valid_promote_requests() {
         let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
         let request =
             PromoteRequest::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for side in [&request.source, &request.target] {
+        for tenant in [&request.source, &request.target]
+            .iter()
+            .filter_map(|s| s.spark.as_ref())
+        {
             assert!(
-                side.spark.auth_secret_arn.contains(":secret:ferry/spark-"),
+                tenant.auth_secret_arn.contains(":secret:ferry/spark-"),
                 "{name}: {} is outside the template's SparkSecretNamePrefix (ferry/spark-)",
-                side.spark.auth_secret_arn
+                tenant.auth_secret_arn
             );
         }
         checked += 1;

@@ -4,12 +4,16 @@
 mod contract_fixtures;
 mod copy_table;
 mod deploy_table;
+mod git_source;
 mod glue;
+mod http_layer;
 mod infra_consistency;
 mod masking;
 mod preflight;
 mod promote_steps;
 mod report;
+mod sesam_promote;
+mod sesam_sim;
 mod spark_client;
 mod spark_sim;
 mod sync_bucket;

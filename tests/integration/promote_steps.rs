@@ -281,8 +281,9 @@ async fn a_promotion_runs_through_the_steps_end_to_end() {
     let verify = ImportServiceInput::Verify {
         run_id: run_id.clone(),
         request,
-        plan,
-        job,
+        plan: serde_json::to_value(&plan).unwrap(),
+        job: Some(job),
+        bundle: None,
     };
     let verification: Verification = read(import_service(&bed.aws, verify).await.unwrap());
     assert!(verification.notes.is_empty(), "{:?}", verification.notes);

@@ -678,6 +678,102 @@ async fn a_401_from_a_foreign_origin_keeps_the_oauth_token() {
     );
 }
 
+#[tokio::test]
+async fn a_secret_without_hosts_is_refused_for_a_host_outside_coherent_global() {
+    let tenant = SparkTenant {
+        base_url: "https://spark.example.org/acme".into(),
+        tenant: "acme".into(),
+        auth_secret_arn: arn("acme"),
+        token_url:
+            "https://keycloak.uat.coherent.global/auth/realms/acme/protocol/openid-connect/token"
+                .into(),
+    };
+    for secret in [
+        json!({"bearer_token": "tok"}),
+        json!({"client_id": "ferry", "client_secret": "hunter2"}),
+    ] {
+        let credentials = Credentials::read(
+            &secret.to_string(),
+            &arn("acme"),
+            "target.spark.auth_secret_arn",
+        )
+        .unwrap();
+        let err = SparkClient::new(tenant.clone(), credentials, Duration::from_secs(5), fast())
+            .err()
+            .expect("refused");
+        assert_eq!(err.error_type(), "InvalidInput", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "target.spark.auth_secret_arn: secret '{}' is not bound to host 'spark.example.org' (it may be sent to: *.coherent.global, loopback)",
+                arn("acme")
+            )),
+            "{message}"
+        );
+        assert!(
+            !message.contains("hunter2") && !message.contains("tok\""),
+            "{message}"
+        );
+    }
+
+    // A token endpoint outside the binding is refused too, before any token is asked for.
+    let keycloak_elsewhere = SparkTenant {
+        base_url: "https://excel.uat.coherent.global/acme".into(),
+        token_url: "https://login.example.org/token".into(),
+        ..tenant.clone()
+    };
+    let oauth = json!({"client_id": "ferry", "client_secret": "hunter2"}).to_string();
+    let credentials = Credentials::from_secret(&oauth, &arn("acme")).unwrap();
+    let err = SparkClient::new(
+        keycloak_elsewhere,
+        credentials,
+        Duration::from_secs(5),
+        fast(),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string().contains("host 'login.example.org'"),
+        "{err}"
+    );
+
+    // Named in the secret's hosts, the same host is accepted.
+    let bound = json!({"bearer_token": "tok", "hosts": ["spark.example.org"]}).to_string();
+    let credentials = Credentials::from_secret(&bound, &arn("acme")).unwrap();
+    assert!(SparkClient::new(tenant, credentials, Duration::from_secs(5), fast()).is_ok());
+
+    // Through the connector: the error names the side's secret field.
+    let side = |name: &str, base_url: String, secret: &str| json!({"name": name, "spark": {"base_url": base_url, "auth_secret_arn": arn(secret)}});
+    let request = PromoteRequest::parse(&json!({
+        "platform": "spark",
+        "source": side("uat", shared().base_url("unused"), "unused"),
+        "target": side("prod", "https://spark.example.org/acme".into(), "acme"),
+        "spark": {"services": ["pricing/quote"], "services_existing": "add_version",
+            "version_filter": "all", "timeout_seconds": 5},
+    }))
+    .unwrap();
+    let secrets = Secrets(HashMap::from([(
+        arn("acme"),
+        json!({"bearer_token": "tok"}).to_string(),
+    )]));
+    let file = ExportedFile {
+        name: "export-1.zip".into(),
+        bytes: b"PK".to_vec(),
+    };
+    let bundle = bundle_of(&[file], vec![item("pricing/quote", &["1.0.0"])]);
+    let err = SparkConnector::new(&request, &secrets)
+        .unwrap()
+        .plan(&bundle)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(
+        err.to_string()
+            .contains("target.spark.auth_secret_arn: secret '"),
+        "{err}"
+    );
+}
+
 // ---- the connector ----
 
 /// Secrets by ARN, in memory.
@@ -807,7 +903,7 @@ async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
         json!(["pricing/quote", "Rating Engines/rater"]),
         "add_version",
     );
-    let connector = SparkConnector::new(&request, &t.secrets);
+    let connector = SparkConnector::new(&request, &t.secrets).unwrap();
     let run_id = unique("run");
 
     let Exported::Job(job) = connector.export(&run_id).await.unwrap() else {
@@ -816,7 +912,7 @@ async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
     let JobHandle::SparkExport { spark, id } = &job else {
         panic!("an export handle: {job:?}");
     };
-    assert_eq!(spark, &request.source.spark);
+    assert_eq!(Some(spark), request.source.spark.as_ref());
     assert_eq!(
         connector.export(&run_id).await.unwrap(),
         Exported::Job(job.clone()),
@@ -874,7 +970,7 @@ async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
         panic!("Spark imports are jobs");
     };
     assert!(
-        matches!(import, JobHandle::SparkImport { spark, .. } if *spark == request.target.spark)
+        matches!(import, JobHandle::SparkImport { spark, .. } if Some(spark) == request.target.spark.as_ref())
     );
     let again = connector
         .apply(collected.files.clone(), &run_id)
@@ -938,6 +1034,7 @@ async fn plans_refuse_abort_on_an_existing_service_and_name_every_missing_folder
 
     let request = t.request(json!(["pricing/quote", "Rating Engines/rater"]), "abort");
     let err = SparkConnector::new(&request, &t.secrets)
+        .unwrap()
         .plan(&bundle)
         .await
         .unwrap_err();
@@ -959,6 +1056,7 @@ async fn plans_refuse_abort_on_an_existing_service_and_name_every_missing_folder
         "add_version",
     );
     let err = SparkConnector::new(&request, &t.secrets)
+        .unwrap()
         .plan(&bundle)
         .await
         .unwrap_err();
@@ -979,6 +1077,7 @@ async fn plans_refuse_abort_on_an_existing_service_and_name_every_missing_folder
     let two_files = bundle_of(&[file.clone(), file], items);
     let request = t.request(json!(["pricing/quote"]), "add_version");
     let err = SparkConnector::new(&request, &t.secrets)
+        .unwrap()
         .plan(&two_files)
         .await
         .unwrap_err();
@@ -1000,7 +1099,7 @@ async fn an_export_that_never_completes_runs_until_cancelled() {
     let t = tenants();
     shared().inject(&t.source, Fault::ExportNeverCompletes);
     let request = t.request(json!(["pricing/quote"]), "add_version");
-    let connector = SparkConnector::new(&request, &t.secrets);
+    let connector = SparkConnector::new(&request, &t.secrets).unwrap();
     let Exported::Job(job) = connector.export(&unique("run")).await.unwrap() else {
         panic!("Spark exports are jobs");
     };
@@ -1030,7 +1129,7 @@ async fn an_import_with_errors_fails_with_its_message_and_changes_nothing() {
         json!(["pricing/quote", "Rating Engines/rater"]),
         "add_version",
     );
-    let connector = SparkConnector::new(&request, &t.secrets);
+    let connector = SparkConnector::new(&request, &t.secrets).unwrap();
     let run_id = unique("run");
     let collected = export_and_collect(&connector, &run_id).await;
     let plan = connector

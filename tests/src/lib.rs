@@ -4,7 +4,9 @@
 #![allow(clippy::disallowed_methods)] // tests read their own settings from the environment
 
 pub mod fixtures;
+pub mod git_server;
 pub mod moto;
+pub mod sesam_sim;
 pub mod spark_sim;
 
 use std::sync::atomic::{AtomicU32, Ordering};

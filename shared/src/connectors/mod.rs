@@ -6,12 +6,30 @@
 //! target now holds what the plan promised. The steps (`export-service`, `import-service`,
 //! `check-status`) store bundles and drive the state machine; connectors only talk to the platform.
 
+pub mod sesam;
 pub mod spark;
 
 use std::future::Future;
 
+use crate::aws::Session;
 use crate::contract::{Bundle, BundleItem, JobHandle, JobStatus, PromotePlan, Verification};
 use crate::error::TaskError;
+
+/// Where credentials come from: Secrets Manager in a deployment.
+pub trait SecretSource: Sync {
+    /// The string value of the secret `arn`; `field` names the input field for errors.
+    fn secret(
+        &self,
+        arn: &str,
+        field: &str,
+    ) -> impl Future<Output = Result<String, TaskError>> + Send;
+}
+
+impl SecretSource for Session {
+    async fn secret(&self, arn: &str, field: &str) -> Result<String, TaskError> {
+        self.secret_string(arn, field).await
+    }
+}
 
 /// One exported file, in memory between the platform and the artifact bucket.
 #[derive(Clone, PartialEq, Eq)]

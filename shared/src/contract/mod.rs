@@ -8,6 +8,7 @@ pub mod job;
 pub mod promote;
 pub mod promote_steps;
 pub mod refresh;
+pub mod sesam;
 pub mod steps;
 mod validate;
 
@@ -21,4 +22,5 @@ pub use refresh::{
     BucketSpec, CopyMode, DeployTableSpec, EmbeddedRule, Environment, MaskingSpec, Polling,
     RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec, Transfer,
 };
+pub use sesam::{GitSource, SesamNode, SesamSelection};
 pub use steps::*;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::refresh::Polling;
+use super::sesam::{GitSource, SesamNode, SesamSelection};
 use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join};
 use crate::error::TaskError;
 
@@ -20,6 +21,8 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 60;
 pub enum Platform {
     /// Coherent Spark services, through the ImpEx API.
     Spark,
+    /// Sesam node configuration (pipes, systems, metadata, env), declarative.
+    Sesam,
 }
 
 impl Platform {
@@ -27,6 +30,7 @@ impl Platform {
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Spark => "spark",
+            Platform::Sesam => "sesam",
         }
     }
 }
@@ -56,14 +60,35 @@ impl SparkTenant {
     }
 }
 
-/// One side of a promotion: a named environment and its tenant.
+/// One side of a promotion: a named environment and exactly one of its endpoints (which ones are
+/// allowed depends on the platform and the side; [`PromoteRequest::parse`] checks that).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromoteSide {
     /// Human name ("uat", "prod").
     pub name: String,
-    /// The Spark tenant.
-    pub spark: SparkTenant,
+    /// A Spark tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark: Option<SparkTenant>,
+    /// A folder of a git repository at a ref (sources only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitSource>,
+    /// A Sesam node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sesam: Option<SesamNode>,
+    /// A stored bundle, `s3://<artifact bucket>/bundles/<platform>/<run>/[before/]` (sources only:
+    /// rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+}
+
+impl PromoteSide {
+    /// The Spark tenant; `side` ("source"/"target") names the field when it is missing.
+    pub fn spark_tenant(&self, side: &str) -> Result<&SparkTenant, TaskError> {
+        self.spark
+            .as_ref()
+            .ok_or_else(|| TaskError::invalid(format!("{side}.spark"), "is required"))
+    }
 }
 
 /// How the version number of an imported version is bumped.
@@ -161,8 +186,12 @@ pub struct PromoteRequest {
     pub source: PromoteSide,
     /// Where it goes.
     pub target: PromoteSide,
-    /// What to promote.
-    pub spark: SparkSelection,
+    /// What to promote on Spark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark: Option<SparkSelection>,
+    /// What to promote on Sesam, and its guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sesam: Option<SesamSelection>,
     /// Job polling.
     pub polling: Polling,
 }
@@ -173,6 +202,13 @@ impl PromoteRequest {
         let mut v = Validator::default();
         let request = v.promote(raw);
         v.finish(request)
+    }
+
+    /// The Spark selection.
+    pub fn spark_selection(&self) -> Result<&SparkSelection, TaskError> {
+        self.spark
+            .as_ref()
+            .ok_or_else(|| TaskError::invalid("spark", "is required"))
     }
 
     /// How many status checks fit in the polling deadline.
@@ -189,29 +225,51 @@ impl Validator {
             "",
             raw,
             &[
-                "dry_run", "platform", "source", "target", "spark", "polling",
+                "dry_run", "platform", "source", "target", "spark", "sesam", "polling",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
-        let platform = self.platform(&root);
-        let source = self.side(&root, "source");
-        let target = self.side(&root, "target");
-        let spark = self.spark_selection(&root);
+        let platform = self.platform(&root)?;
+        let foreign = |name: &str| other_platforms(platform).contains(&name);
+        for key in root.map.keys().filter(|k| foreign(k)) {
+            self.problem(
+                key.clone(),
+                format!("does not apply to platform '{}'", platform.as_str()),
+            );
+        }
         let polling = self.polling(&root);
-        if let (Some(source), Some(target)) = (&source, &target) {
-            if source.name == target.name {
-                self.problem("target.name", "must differ from source.name");
+        let (source, target, spark, sesam) = match platform {
+            Platform::Spark => {
+                let source = self.spark_side(&root, "source");
+                let target = self.spark_side(&root, "target");
+                let spark = self.spark_selection(&root);
+                if let (Some(source), Some(target), Some(spark)) = (&source, &target, &spark) {
+                    self.not_onto_itself(source, target, spark);
+                }
+                (source, target, spark.map(Some), Some(None))
             }
-            if let Some(spark) = &spark {
-                self.not_onto_itself(source, target, spark);
+            Platform::Sesam => {
+                let source = self.sesam_source(&root);
+                let target = self.sesam_target(&root);
+                let sesam = self.sesam_selection(&root);
+                if let (Some(source), Some(target)) = (&source, &target) {
+                    self.sesam_not_onto_itself(source, target);
+                }
+                (source, target, Some(None), sesam.map(Some))
             }
+        };
+        if let (Some(source), Some(target)) = (&source, &target)
+            && source.name == target.name
+        {
+            self.problem("target.name", "must differ from source.name");
         }
         Some(PromoteRequest {
             dry_run,
-            platform: platform?,
+            platform,
             source: source?,
             target: target?,
             spark: spark?,
+            sesam: sesam?,
             polling,
         })
     }
@@ -220,24 +278,25 @@ impl Validator {
         let name = self.string(root, "platform", true)?;
         match name.as_str() {
             "spark" => Some(Platform::Spark),
-            "datafusion" | "sesam" | "compass" => {
+            "sesam" => Some(Platform::Sesam),
+            "datafusion" | "compass" => {
                 self.problem(
                     "platform",
-                    format!("'{name}' is not supported yet (supported: spark)"),
+                    format!("'{name}' is not supported yet (supported: spark, sesam)"),
                 );
                 None
             }
             _ => {
                 self.problem(
                     "platform",
-                    format!("'{name}' is not a platform (expected spark)"),
+                    format!("'{name}' is not a platform (expected spark or sesam)"),
                 );
                 None
             }
         }
     }
 
-    fn side(&mut self, root: &Obj<'_>, key: &str) -> Option<PromoteSide> {
+    fn spark_side(&mut self, root: &Obj<'_>, key: &str) -> Option<PromoteSide> {
         let value = self.field(root, key, true)?;
         let obj = self.object(key, value, &["name", "spark"])?;
         let name = self.checked(&obj, "name", check_env_name);
@@ -245,7 +304,10 @@ impl Validator {
         let spark = self.spark_tenant(&join(key, "spark"), spark_value);
         Some(PromoteSide {
             name: name?,
-            spark: spark?,
+            spark: Some(spark?),
+            git: None,
+            sesam: None,
+            bundle: None,
         })
     }
 
@@ -520,7 +582,8 @@ impl Validator {
         target: &PromoteSide,
         spark: &SparkSelection,
     ) {
-        if source.spark.base_url != target.spark.base_url {
+        let url = |side: &PromoteSide| side.spark.as_ref().map(|t| t.base_url.clone());
+        if url(source) != url(target) {
             return;
         }
         for (i, mapping) in spark.services.iter().enumerate() {
@@ -534,6 +597,14 @@ impl Validator {
                 );
             }
         }
+    }
+}
+
+/// The selection keys of the platforms other than `platform`.
+fn other_platforms(platform: Platform) -> &'static [&'static str] {
+    match platform {
+        Platform::Spark => &["sesam"],
+        Platform::Sesam => &["spark"],
     }
 }
 
@@ -588,7 +659,7 @@ fn check_spark_env(env: &str) -> Option<String> {
 }
 
 /// An absolute URL; plain `http` only for this machine (tokens never cross a network unencrypted).
-fn check_url(url: &str) -> Option<String> {
+pub(crate) fn check_url(url: &str) -> Option<String> {
     let Ok(parsed) = url::Url::parse(url) else {
         return Some(format!("'{url}' is not an absolute URL"));
     };
@@ -636,14 +707,14 @@ mod tests {
     #[test]
     fn resolves_env_and_base_url_tenants() {
         let request = PromoteRequest::parse(&valid()).unwrap();
-        let source = &request.source.spark;
+        let source = request.source.spark.as_ref().unwrap();
         assert_eq!(source.base_url, "https://excel.uat.us.coherent.global/acme");
         assert_eq!(
             source.token_url,
             "https://keycloak.uat.us.coherent.global/auth/realms/acme/protocol/openid-connect/token"
         );
         assert_eq!(source.origin(), "https://excel.uat.us.coherent.global");
-        let target = &request.target.spark;
+        let target = request.target.spark.as_ref().unwrap();
         assert_eq!(target.tenant, "acme-prod");
         assert_eq!(
             target.token_url,
@@ -655,7 +726,8 @@ mod tests {
     #[test]
     fn reads_string_and_object_mappings_with_defaults() {
         let request = PromoteRequest::parse(&valid()).unwrap();
-        let [quote, rater] = &request.spark.services[..] else {
+        let spark = request.spark.as_ref().unwrap();
+        let [quote, rater] = &spark.services[..] else {
             panic!("two mappings expected");
         };
         assert_eq!(quote.target, "pricing/quote");
@@ -664,18 +736,14 @@ mod tests {
         assert_eq!(rater.source, "pricing/rater");
         assert_eq!(rater.target_folder(), "rating");
         assert_eq!(rater.upgrade, Upgrade::Major);
-        assert_eq!(
-            request.spark.services_existing,
-            ServicesExisting::AddVersion
-        );
-        assert_eq!(request.spark.version_filter, VersionFilter::Latest);
+        assert_eq!(spark.services_existing, ServicesExisting::AddVersion);
+        assert_eq!(spark.version_filter, VersionFilter::Latest);
         assert_eq!(request.max_polls(), 720);
     }
 
     #[test]
     fn names_every_bad_field() {
         let mut raw = valid();
-        raw["platform"] = json!("sesam");
         raw["target"]["spark"]["base_url"] = json!("http://spark.example.com/acme");
         raw["source"]["spark"]["auth_secret_arn"] = json!("not-an-arn");
         raw["spark"]["services"][1]["upgrade"] = json!("huge");
@@ -684,7 +752,6 @@ mod tests {
         raw["spark"]["extra"] = json!(1);
         let found = problems(&raw);
         for field in [
-            "platform:",
             "target.spark.base_url: 'http://spark.example.com/acme' uses plain http",
             "source.spark.auth_secret_arn:",
             "spark.services[1].upgrade:",
@@ -697,6 +764,24 @@ mod tests {
                 "no problem starting with {field:?} in {found:#?}"
             );
         }
+    }
+
+    #[test]
+    fn names_unsupported_platforms_and_foreign_selections() {
+        let mut raw = valid();
+        raw["platform"] = json!("compass");
+        assert!(
+            problems(&raw)
+                .iter()
+                .any(|p| p.starts_with("platform: 'compass' is not supported yet"))
+        );
+        let mut raw = valid();
+        raw["sesam"] = json!({"prune": true});
+        assert!(
+            problems(&raw)
+                .iter()
+                .any(|p| p == "sesam: does not apply to platform 'spark'")
+        );
     }
 
     #[test]

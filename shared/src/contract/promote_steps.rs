@@ -132,16 +132,21 @@ pub enum ImportServiceInput {
         /// The stored export.
         bundle: Bundle,
     },
-    /// Check that every planned destination service and version exists.
+    /// Check that the target now holds what the plan promised (Spark: every planned service and
+    /// version; declarative platforms: planning again finds nothing to do).
     Verify {
         /// The execution name.
         run_id: String,
         /// The validated request.
         request: PromoteRequest,
-        /// The plan the import followed.
-        plan: PromotePlan,
-        /// The finished import job.
-        job: JobHandle,
+        /// The plan the import followed (its shape is the platform's).
+        plan: Value,
+        /// The finished import job (null when applied at once).
+        #[serde(default)]
+        job: Option<JobHandle>,
+        /// The stored bundle (declarative platforms plan it again).
+        #[serde(default)]
+        bundle: Option<Bundle>,
     },
 }
 
@@ -214,4 +219,44 @@ pub struct Verification {
     pub services: Vec<VerifiedService>,
     /// Differences from the plan that are not failures (for example other version labels).
     pub notes: Vec<String>,
+}
+
+/// Output of `import-service` `plan` on a declarative platform: the counts, the first changes
+/// with their field diffs, and where the whole plan and the target's snapshot are kept (the full
+/// plan can be larger than a state's payload allows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarativePlanOutput {
+    /// The platform.
+    pub platform: Platform,
+    /// Target environment name.
+    pub target: String,
+    /// Where the desired state came from (a git URL and commit, a node, a bundle).
+    pub source: Value,
+    /// Changes per action.
+    pub counts: crate::declarative::Counts,
+    /// True when the target already matches: nothing to apply (the state machine skips apply).
+    pub nothing_to_do: bool,
+    /// The first changes, in apply order, each with at most a few field diffs.
+    pub changes: Vec<crate::declarative::Change>,
+    /// Changes not listed here (see `plan`).
+    pub more_changes: u64,
+    /// Target entities kept because pruning is off (the first few).
+    pub kept: Vec<String>,
+    /// Protected entities, never touched.
+    pub protected: Vec<String>,
+    /// `s3://…/plan.json`: the whole plan.
+    pub plan: String,
+    /// `s3://…/before/`: the target as it was before this run (the rollback source).
+    pub before: String,
+}
+
+/// Output of `import-service` `apply` on a declarative platform: applied at once, nothing to poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarativeApplied {
+    /// Always null: the state machine goes straight to verify.
+    pub job: Option<JobHandle>,
+    /// The changes applied (`kind/id`), in order; empty when a re-run found nothing left to do.
+    pub applied: Vec<String>,
 }

@@ -57,14 +57,16 @@ pub async fn store(
 /// The manifest: what was exported, from where, when, and each file's checksum. No credentials.
 fn manifest(request: &PromoteRequest, run_id: &str, bundle: &Bundle) -> Value {
     let source = &request.source;
+    let tenant = source.spark.as_ref();
+    let selection = request.spark.as_ref();
     json!({
         "run_id": run_id,
         "platform": request.platform,
         "created_at": format_rfc3339(unix_now()),
-        "source": {"name": source.name, "tenant": source.spark.tenant, "base_url": source.spark.base_url},
+        "source": {"name": source.name, "tenant": tenant.map(|t| &t.tenant), "base_url": tenant.map(|t| &t.base_url)},
         "selection": {
-            "services": request.spark.services,
-            "version_filter": request.spark.version_filter,
+            "services": selection.map(|s| &s.services),
+            "version_filter": selection.map(|s| s.version_filter),
         },
         "items": bundle.items,
         "files": bundle.files,

@@ -16,6 +16,7 @@ use crate::contract::{
 };
 use crate::error::TaskError;
 
+use super::declarative::{self, is_declarative};
 use super::{bundle, to_value};
 
 /// Runs one `export-service` action; the output's shape depends on the action.
@@ -36,7 +37,7 @@ pub async fn export_service(
             job,
         } => {
             let session = aws.session(&run_id);
-            let collected = SparkConnector::new(&request, &session)
+            let collected = SparkConnector::new(&request, &session)?
                 .collect(&job)
                 .await?;
             let bucket = config.require_artifact_bucket("export-service")?;
@@ -48,7 +49,9 @@ pub async fn export_service(
             job,
         } => {
             let session = aws.session(&run_id);
-            let detail = SparkConnector::new(&request, &session).cancel(&job).await?;
+            let detail = SparkConnector::new(&request, &session)?
+                .cancel(&job)
+                .await?;
             to_value(ExportCancelled { detail })
         }
     };
@@ -62,7 +65,18 @@ async fn start(
     run_id: &str,
 ) -> Result<ExportStarted, TaskError> {
     let session = aws.session(run_id);
-    let exported = SparkConnector::new(&request, &session)
+    if is_declarative(request.platform) {
+        let bucket = config.require_artifact_bucket("export-service")?;
+        let stored = declarative::export(&session, bucket, &request, run_id).await?;
+        return Ok(ExportStarted {
+            max_polls: request.max_polls(),
+            interval_seconds: request.polling.interval_seconds,
+            request,
+            job: None,
+            bundle: Some(stored),
+        });
+    }
+    let exported = SparkConnector::new(&request, &session)?
         .export(run_id)
         .await?;
     let (job, stored) = match exported {

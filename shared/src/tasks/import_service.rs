@@ -9,9 +9,10 @@ use serde_json::Value;
 use crate::aws::Aws;
 use crate::connectors::spark::SparkConnector;
 use crate::connectors::{Applied, Connector};
-use crate::contract::{ImportServiceInput, ImportStarted};
+use crate::contract::{ImportServiceInput, ImportStarted, PromotePlan};
 use crate::error::TaskError;
 
+use super::declarative::{self, is_declarative};
 use super::{bundle, to_value};
 
 /// Runs one `import-service` action; the output's shape depends on the action.
@@ -21,10 +22,35 @@ pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Valu
             run_id,
             request,
             bundle,
+        } if is_declarative(request.platform) => {
+            let session = aws.session(&run_id);
+            to_value(declarative::plan(&session, &request, &bundle).await?)
+        }
+        ImportServiceInput::Apply {
+            run_id,
+            request,
+            bundle,
+        } if is_declarative(request.platform) => {
+            let session = aws.session(&run_id);
+            to_value(declarative::apply(&session, &request, &bundle).await?)
+        }
+        ImportServiceInput::Verify {
+            run_id,
+            request,
+            bundle: Some(bundle),
+            ..
+        } if is_declarative(request.platform) => {
+            let session = aws.session(&run_id);
+            declarative::verify(&session, &request, &bundle).await?
+        }
+        ImportServiceInput::Plan {
+            run_id,
+            request,
+            bundle,
         } => {
             let session = aws.session(&run_id);
             to_value(
-                SparkConnector::new(&request, &session)
+                SparkConnector::new(&request, &session)?
                     .plan(&bundle)
                     .await?,
             )
@@ -36,7 +62,7 @@ pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Valu
         } => {
             let session = aws.session(&run_id);
             let files = bundle::load(&session.own_s3(), &bundle).await?;
-            match SparkConnector::new(&request, &session)
+            match SparkConnector::new(&request, &session)?
                 .apply(files, &run_id)
                 .await?
             {
@@ -49,9 +75,13 @@ pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Valu
             request,
             plan,
             job,
+            ..
         } => {
             let session = aws.session(&run_id);
-            let connector = SparkConnector::new(&request, &session);
+            let plan: PromotePlan = serde_json::from_value(plan)
+                .map_err(|e| TaskError::invalid("plan", format!("is not a Spark plan: {e}")))?;
+            let job = job.ok_or_else(|| TaskError::invalid("job", "is required for Spark"))?;
+            let connector = SparkConnector::new(&request, &session)?;
             to_value(connector.verify(&plan, &Applied::Job(job)).await?)
         }
     };

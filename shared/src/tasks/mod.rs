@@ -5,6 +5,7 @@ pub mod budget;
 pub mod bundle;
 pub mod check_status;
 pub mod copy_table;
+pub mod declarative;
 pub mod export_service;
 pub mod import_service;
 pub mod preflight;

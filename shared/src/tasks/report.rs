@@ -44,10 +44,15 @@ pub async fn report(
         "outcome": input.outcome,
         "manifest": uri,
         "duration_seconds": manifest["duration_seconds"],
+        "counts": input.plan.as_ref().and_then(|p| p.get("counts")),
         "error": input.error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
         "warnings": warnings,
     });
-    send_event(&session.own_eventbridge(), &detail_type, &detail).await?;
+    let events = session.own_eventbridge();
+    send_event(&events, &detail_type, &detail).await?;
+    if let Some(drift) = drift(&input, &uri) {
+        send_event(&events, DRIFT_EVENT, &drift).await?;
+    }
     tracing::info!(run_id = %input.run_id, outcome = ?input.outcome, manifest = %uri, "run reported");
     Ok(ReportOutput {
         outcome: input.outcome,
@@ -85,6 +90,47 @@ async fn send_event(
         )));
     }
     Ok(())
+}
+
+/// The detail-type of a drift report.
+pub const DRIFT_EVENT: &str = "ferry.drift";
+
+/// Changes a drift event lists.
+const DRIFT_CHANGES: usize = 10;
+
+/// A dry run of a declarative promotion whose plan has changes: the target drifted from the
+/// source. The detail names the platform, both sides, the counts and the first changed entities.
+fn drift(input: &ReportInput, manifest: &str) -> Option<Value> {
+    let plan = input.plan.as_ref()?;
+    if input.outcome != RunOutcome::DryRun || plan.get("nothing_to_do") != Some(&Value::Bool(false))
+    {
+        return None;
+    }
+    let request = input.request.as_ref();
+    let side = |name: &str| {
+        request
+            .and_then(|r| r.pointer(&format!("/{name}/name")))
+            .cloned()
+    };
+    let changed: Vec<Value> = plan["changes"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .take(DRIFT_CHANGES)
+                .map(|c| json!({"action": c["action"], "kind": c["kind"], "id": c["id"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(json!({
+        "run_id": input.run_id,
+        "platform": plan["platform"],
+        "source": side("source"),
+        "target": side("target"),
+        "counts": plan["counts"],
+        "changes": changed,
+        "plan": plan["plan"],
+        "manifest": manifest,
+    }))
 }
 
 /// The manifest document.
@@ -268,6 +314,29 @@ mod tests {
         assert!(w[1].contains("paused for 21.0 hours"), "{w:?}");
         let short = input(Some(format_rfc3339(now - 3600)));
         assert_eq!(warnings(&short, now).len(), 1);
+    }
+
+    #[test]
+    fn a_dry_run_with_changes_is_drift() {
+        let mut dry = input(None);
+        dry.machine = "promote".into();
+        dry.outcome = RunOutcome::DryRun;
+        dry.request = Some(json!({"source": {"name": "main"}, "target": {"name": "prod"}}));
+        dry.plan = Some(json!({"platform": "sesam", "nothing_to_do": false,
+            "counts": {"create": 1, "update": 0, "delete": 0},
+            "changes": [{"action": "create", "kind": "pipe", "id": "p", "fields": []}],
+            "plan": "s3://b/plan.json"}));
+        let event = drift(&dry, "s3://b/m.json").unwrap();
+        assert_eq!(event["target"], "prod");
+        assert_eq!(
+            event["changes"][0],
+            json!({"action": "create", "kind": "pipe", "id": "p"})
+        );
+        dry.plan.as_mut().unwrap()["nothing_to_do"] = json!(true);
+        assert!(drift(&dry, "s3://b/m.json").is_none());
+        dry.outcome = RunOutcome::Succeeded;
+        dry.plan.as_mut().unwrap()["nothing_to_do"] = json!(false);
+        assert!(drift(&dry, "s3://b/m.json").is_none());
     }
 
     #[test]

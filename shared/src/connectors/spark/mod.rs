@@ -10,7 +10,6 @@ pub mod client;
 pub mod credentials;
 mod versions;
 
-use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -22,28 +21,14 @@ use self::client::{RetryPolicy, SOURCE_SYSTEM, SparkClient, api_error};
 use self::credentials::Credentials;
 use self::versions::{bump, latest};
 use super::{Applied, Collected, Connector, Exported, ExportedFile};
-use crate::aws::Session;
 use crate::contract::{
     Bundle, BundleItem, ChangeAction, JobHandle, JobState, JobStatus, PlannedChange, PromotePlan,
-    PromoteRequest, ServicesExisting, SparkTenant, Verification, VerifiedService, split_uri,
+    PromoteRequest, ServicesExisting, SparkSelection, SparkTenant, Verification, VerifiedService,
+    split_uri,
 };
 use crate::error::{MissingResource, TaskError};
 
-/// Where credentials come from: Secrets Manager in a deployment.
-pub trait SecretSource: Sync {
-    /// The string value of the secret `arn`; `field` names the input field for errors.
-    fn secret(
-        &self,
-        arn: &str,
-        field: &str,
-    ) -> impl Future<Output = Result<String, TaskError>> + Send;
-}
-
-impl SecretSource for Session {
-    async fn secret(&self, arn: &str, field: &str) -> Result<String, TaskError> {
-        self.secret_string(arn, field).await
-    }
-}
+pub use super::SecretSource;
 
 /// Builds a client for `tenant` with the credentials its secret holds.
 pub async fn connect(
@@ -55,13 +40,16 @@ pub async fn connect(
     // Boxed: the SDK call's future nested inside every connector future is otherwise deeper than
     // rustc's default type-layout limit in the functions that await a connector.
     let text = Box::pin(secrets.secret(&tenant.auth_secret_arn, field)).await?;
-    let credentials = Credentials::from_secret(&text, &tenant.auth_secret_arn)?;
+    let credentials = Credentials::read(&text, &tenant.auth_secret_arn, field)?;
     SparkClient::new(tenant.clone(), credentials, timeout, RetryPolicy::default())
 }
 
 /// A Spark promotion: the request, and a client per side made on first use.
 pub struct SparkConnector<'a, S> {
     request: &'a PromoteRequest,
+    selection: &'a SparkSelection,
+    source_tenant: &'a SparkTenant,
+    target_tenant: &'a SparkTenant,
     secrets: &'a S,
     source: OnceCell<SparkClient>,
     target: OnceCell<SparkClient>,
@@ -69,21 +57,24 @@ pub struct SparkConnector<'a, S> {
 
 impl<'a, S: SecretSource> SparkConnector<'a, S> {
     /// A connector for `request`, reading credentials from `secrets`.
-    pub fn new(request: &'a PromoteRequest, secrets: &'a S) -> Self {
-        SparkConnector {
+    pub fn new(request: &'a PromoteRequest, secrets: &'a S) -> Result<Self, TaskError> {
+        Ok(SparkConnector {
             request,
+            selection: request.spark_selection()?,
+            source_tenant: request.source.spark_tenant("source")?,
+            target_tenant: request.target.spark_tenant("target")?,
             secrets,
             source: OnceCell::new(),
             target: OnceCell::new(),
-        }
+        })
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.request.spark.timeout_seconds)
+        Duration::from_secs(self.selection.timeout_seconds)
     }
 
     async fn source(&self) -> Result<&SparkClient, TaskError> {
-        let tenant = &self.request.source.spark;
+        let tenant = self.source_tenant;
         self.source
             .get_or_try_init(|| {
                 connect(
@@ -97,7 +88,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
     }
 
     async fn target(&self) -> Result<&SparkClient, TaskError> {
-        let tenant = &self.request.target.spark;
+        let tenant = self.target_tenant;
         self.target
             .get_or_try_init(|| {
                 connect(
@@ -112,7 +103,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
 
     /// The client for the tenant a job runs in.
     async fn client_for(&self, spark: &SparkTenant) -> Result<&SparkClient, TaskError> {
-        if *spark == self.request.target.spark {
+        if spark == self.target_tenant {
             self.target().await
         } else {
             self.source().await
@@ -123,8 +114,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         ExportRequest {
             inputs: ExportInputs {
                 services: self
-                    .request
-                    .spark
+                    .selection
                     .services
                     .iter()
                     .map(|m| m.locator())
@@ -132,7 +122,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
                 ..ExportInputs::default()
             },
             file_filter: "migrate",
-            version_filter: self.request.spark.version_filter,
+            version_filter: self.selection.version_filter,
             source_system: SOURCE_SYSTEM,
             correlation_id: run_id.to_string(),
         }
@@ -142,8 +132,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         ImportEntity {
             inputs: ImportInputs {
                 services_modify: self
-                    .request
-                    .spark
+                    .selection
                     .services
                     .iter()
                     .map(|m| ServiceModify {
@@ -153,7 +142,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
                     })
                     .collect(),
             },
-            services_existing: self.request.spark.services_existing,
+            services_existing: self.selection.services_existing,
             source_system: SOURCE_SYSTEM,
             correlation_id: run_id.to_string(),
         }
@@ -163,7 +152,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
     fn target_place(&self) -> String {
         format!(
             "tenant '{}' ({})",
-            self.request.target.spark.tenant, self.request.target.name
+            self.target_tenant.tenant, self.request.target.name
         )
     }
 
@@ -182,8 +171,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         client: &SparkClient,
     ) -> Result<Vec<MissingResource>, TaskError> {
         let mut folders: Vec<&str> = self
-            .request
-            .spark
+            .selection
             .services
             .iter()
             .map(|m| m.target_folder())
@@ -209,7 +197,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         bundle: &Bundle,
         index: usize,
     ) -> Result<PlannedChange, TaskError> {
-        let mapping = &self.request.spark.services[index];
+        let mapping = &self.selection.services[index];
         let item = bundle
             .items
             .iter()
@@ -230,8 +218,7 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         let existing = client.versions(folder, service).await?;
         let labels: Vec<&str> = existing.iter().map(|v| v.label()).collect();
         let existing_latest = latest(&labels).map(str::to_string);
-        let (action, new_versions) = match (&existing_latest, self.request.spark.services_existing)
-        {
+        let (action, new_versions) = match (&existing_latest, self.selection.services_existing) {
             (None, _) => (ChangeAction::Create, item.versions.clone()),
             (Some(_), ServicesExisting::Replace) => (ChangeAction::Replace, item.versions.clone()),
             (Some(current), ServicesExisting::AddVersion) => (
@@ -430,13 +417,13 @@ impl<S: SecretSource> Connector for SparkConnector<'_, S> {
         }
         self.check_target().await?;
         let client = self.target().await?;
-        let mut changes = Vec::with_capacity(self.request.spark.services.len());
-        for index in 0..self.request.spark.services.len() {
+        let mut changes = Vec::with_capacity(self.selection.services.len());
+        for index in 0..self.selection.services.len() {
             changes.push(self.planned_change(client, bundle, index).await?);
         }
         Ok(PromotePlan {
             target: self.request.target.name.clone(),
-            tenant: self.request.target.spark.tenant.clone(),
+            tenant: self.target_tenant.tenant.clone(),
             changes,
         })
     }

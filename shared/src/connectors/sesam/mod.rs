@@ -1,0 +1,256 @@
+//! Sesam: node configuration promoted from a git folder (or another node) onto a node, on the
+//! declarative engine.
+//!
+//! Entities are the node's pipes, systems and metadata (by `_id`) and, when the request names an
+//! `env_file`, its `/env` as one entity. Both sides are read as parsed JSON, so formatting and key
+//! order never count as a change. Each change is one idempotent call validated by the node
+//! (`force=false`); ferry never rewrites the metadata (no `disable_user_pipes` injected into a
+//! production node). Both secrets are read and checked (shape, host binding) before either side is
+//! read.
+
+pub mod layout;
+pub mod node;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use self::node::NodeClient;
+use super::SecretSource;
+use crate::contract::{GitSource, PromoteRequest, SesamNode, SesamSelection};
+use crate::declarative::{Action, Change, Declarative, Entity, Kinds, SourceState};
+use crate::error::{FieldProblem, TaskError};
+use crate::git::{GitAuth, read_tree};
+use crate::http::HostBinding;
+
+/// Public git hosts a token may go to when its secret names no `hosts`.
+pub const GIT_DOMAINS: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "*.amazonaws.com",
+];
+
+/// Where the desired state is read from.
+enum Source {
+    Git {
+        spec: GitSource,
+        auth: Option<GitAuth>,
+    },
+    Node(NodeClient),
+    /// A stored bundle: the engine reads it; the connector never does.
+    Bundle,
+}
+
+/// A Sesam promotion with both sides connected.
+pub struct SesamConnector {
+    source: Source,
+    target: NodeClient,
+    selection: SesamSelection,
+}
+
+impl SesamConnector {
+    /// Reads both secrets and checks them (shape, host binding) before anything is sent; every bad
+    /// secret is reported at once.
+    pub async fn connect(
+        request: &PromoteRequest,
+        secrets: &impl SecretSource,
+    ) -> Result<Self, TaskError> {
+        let selection = request
+            .sesam
+            .clone()
+            .ok_or_else(|| TaskError::invalid("sesam", "is required"))?;
+        let timeout = Duration::from_secs(selection.timeout_seconds);
+        let target_node = request
+            .target
+            .sesam
+            .as_ref()
+            .ok_or_else(|| TaskError::invalid("target.sesam", "is required"))?;
+        let target = node_client(
+            secrets,
+            target_node,
+            "target.sesam.auth_secret_arn",
+            timeout,
+        )
+        .await;
+        let source = match (&request.source.git, &request.source.sesam) {
+            (Some(git), _) => git_source(secrets, git).await,
+            (None, Some(node)) => {
+                node_client(secrets, node, "source.sesam.auth_secret_arn", timeout)
+                    .await
+                    .map(Source::Node)
+            }
+            (None, None) => Ok(Source::Bundle),
+        };
+        match (source, target) {
+            (Ok(source), Ok(target)) => Ok(SesamConnector {
+                source,
+                target,
+                selection,
+            }),
+            (Err(a), Err(b)) => Err(merge(a, b)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.selection.timeout_seconds)
+    }
+
+    async fn node_state(&self, node: &NodeClient) -> Result<Vec<Entity>, TaskError> {
+        let mut entities = Vec::new();
+        for value in node.config().await? {
+            let entity =
+                layout::config_entity(&value, "the node's config").map_err(TaskError::Mismatch)?;
+            entities.push(entity);
+        }
+        if self.selection.env_file.is_some() {
+            entities.push(layout::env_entity(&node.env().await?));
+        }
+        Ok(entities)
+    }
+}
+
+async fn node_client(
+    secrets: &impl SecretSource,
+    node: &SesamNode,
+    field: &str,
+    timeout: Duration,
+) -> Result<NodeClient, TaskError> {
+    let text = Box::pin(secrets.secret(&node.auth_secret_arn, field)).await?;
+    NodeClient::new(node, &text, field, timeout)
+}
+
+/// The git secret `{"token": …, "username"?: …, "hosts"?: […]}`, bound to the remote's host.
+async fn git_source(secrets: &impl SecretSource, git: &GitSource) -> Result<Source, TaskError> {
+    let Some(arn) = &git.auth_secret_arn else {
+        return Ok(Source::Git {
+            spec: git.clone(),
+            auth: None,
+        });
+    };
+    let field = "source.git.auth_secret_arn";
+    let text = Box::pin(secrets.secret(arn, field)).await?;
+    let invalid = |problem: &str| {
+        TaskError::invalid(
+            field,
+            format!(
+                "secret '{arn}' {problem}: store {{\"token\": …}} (optionally \"username\", \"hosts\")"
+            ),
+        )
+    };
+    let value: Value =
+        serde_json::from_str(&text).map_err(|_| invalid("does not hold a JSON object"))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid("does not hold a JSON object"))?;
+    if let Some(extra) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "token" | "username" | "hosts"))
+    {
+        return Err(invalid(&format!("holds an unknown field '{extra}'")));
+    }
+    if map
+        .get("token")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t.trim().is_empty())
+    {
+        return Err(invalid("holds no \"token\""));
+    }
+    let binding = HostBinding::from_secret(map, arn.clone(), field, GIT_DOMAINS)?;
+    let url = url::Url::parse(&git.url)
+        .map_err(|e| TaskError::invalid("source.git.url", e.to_string()))?;
+    binding.check(&url)?;
+    let auth = GitAuth::deserialize(&value).map_err(|_| invalid("is not a token secret"))?;
+    Ok(Source::Git {
+        spec: git.clone(),
+        auth: Some(auth),
+    })
+}
+
+/// Both problems of two failed checks, as one error when both are about input.
+fn merge(a: TaskError, b: TaskError) -> TaskError {
+    match (a, b) {
+        (TaskError::InvalidInput(mut x), TaskError::InvalidInput(y)) => {
+            x.extend(y);
+            TaskError::InvalidInput(x)
+        }
+        (TaskError::InvalidInput(x), _) | (_, TaskError::InvalidInput(x)) => {
+            TaskError::InvalidInput(x.into_iter().collect::<Vec<FieldProblem>>())
+        }
+        (a, _) => a,
+    }
+}
+
+impl Declarative for SesamConnector {
+    fn kinds(&self) -> Kinds {
+        layout::kinds()
+    }
+
+    async fn read_source(&self) -> Result<SourceState, TaskError> {
+        match &self.source {
+            Source::Git { spec, auth } => {
+                let tree = read_tree(
+                    &spec.url,
+                    &spec.reference,
+                    &spec.path,
+                    auth.as_ref(),
+                    self.timeout(),
+                )
+                .await?;
+                let files: Vec<(String, Vec<u8>)> =
+                    tree.files.into_iter().map(|f| (f.path, f.bytes)).collect();
+                let entities = layout::from_files(
+                    &files,
+                    self.selection.env_file.as_deref(),
+                    "source.git.path",
+                )?;
+                Ok(SourceState {
+                    entities,
+                    origin: json!({"git": spec.url, "ref": spec.reference, "path": spec.path, "commit": tree.commit}),
+                })
+            }
+            Source::Node(node) => Ok(SourceState {
+                entities: self.node_state(node).await?,
+                origin: json!({"sesam": node_url(node)}),
+            }),
+            Source::Bundle => Err(TaskError::Mismatch(
+                "a bundle source is read by the engine, not the connector".into(),
+            )),
+        }
+    }
+
+    async fn read_target(&self) -> Result<Vec<Entity>, TaskError> {
+        self.node_state(&self.target).await
+    }
+
+    async fn apply_change(
+        &self,
+        change: &Change,
+        desired: Option<&Entity>,
+    ) -> Result<(), TaskError> {
+        match (change.action, desired) {
+            (Action::Delete, _) if change.kind == layout::ENV => {
+                self.target.put_env(&node::empty_env()).await
+            }
+            (Action::Delete, _) => self.target.delete_entity(&change.kind, &change.id).await,
+            (_, Some(entity)) if entity.kind == layout::ENV => {
+                self.target.put_env(&entity.body).await
+            }
+            (_, Some(entity)) => {
+                self.target
+                    .put_entity(&entity.kind, &entity.id, &entity.body)
+                    .await
+            }
+            (_, None) => Err(TaskError::Mismatch(format!(
+                "{}: the plan names an entity the bundle does not hold",
+                change.key()
+            ))),
+        }
+    }
+}
+
+fn node_url(node: &NodeClient) -> String {
+    node.url().to_string()
+}

@@ -1,0 +1,230 @@
+//! Entity sets in the artifact bucket: one canonical JSON document per entity under
+//! `<prefix><kind>/<id>.json`, and a `manifest.json` listing each file's kind, identity and sha256
+//! (plus who made it and from where). A run's bundle is the source's set; its `before/` set is the
+//! target's snapshot. Loading checks every file against the manifest, so a set edited after it was
+//! stored is never applied.
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::entity::Entity;
+use crate::aws::objects::{get_bytes, put_bytes, uri};
+use crate::checksum::sha256_hex;
+use crate::error::TaskError;
+
+/// S3 requests in flight while storing or loading a set.
+const CONCURRENCY: usize = 16;
+
+/// A stored entity set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSet {
+    /// The artifact bucket.
+    pub bucket: String,
+    /// Key prefix, ending in `/`.
+    pub prefix: String,
+    /// How many entities.
+    pub entities: u64,
+    /// sha256 of the manifest's file list: equal sets have equal digests.
+    pub digest: String,
+}
+
+impl StoredSet {
+    /// `s3://bucket/prefix`.
+    pub fn uri(&self) -> String {
+        uri(&self.bucket, &self.prefix)
+    }
+}
+
+/// One file of a set, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityFile {
+    /// The entity's kind.
+    pub kind: String,
+    /// The entity's identity.
+    pub id: String,
+    /// Object key.
+    pub key: String,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// Splits `s3://bucket/prefix/` into the bucket and the prefix (which gets a trailing `/`).
+pub fn parse_uri(text: &str, field: &str) -> Result<(String, String), TaskError> {
+    let rest = text
+        .strip_prefix("s3://")
+        .ok_or_else(|| TaskError::invalid(field, format!("'{text}' is not an s3:// URI")))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() || prefix.is_empty() {
+        return Err(TaskError::invalid(
+            field,
+            format!(
+                "'{text}' must name a bucket and a prefix: s3://bucket/bundles/<platform>/<run>/"
+            ),
+        ));
+    }
+    let prefix = if prefix.ends_with('/') {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok((bucket.to_string(), prefix))
+}
+
+/// The object key of an entity: its kind and identity, percent-encoded outside `[A-Za-z0-9._-]`.
+fn key_of(prefix: &str, entity: &Entity) -> String {
+    format!(
+        "{prefix}{}/{}.json",
+        encode(&entity.kind),
+        encode(&entity.id)
+    )
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Writes every entity and then the manifest (`about` is merged into it: source, run, time).
+pub async fn save(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    entities: &[Entity],
+    about: Value,
+) -> Result<StoredSet, TaskError> {
+    let files: Vec<(EntityFile, Vec<u8>)> = entities
+        .iter()
+        .map(|entity| {
+            let mut bytes = serde_json::to_vec_pretty(&entity.body).unwrap_or_default();
+            bytes.push(b'\n');
+            let file = EntityFile {
+                kind: entity.kind.clone(),
+                id: entity.id.clone(),
+                key: key_of(prefix, entity),
+                sha256: sha256_hex(&bytes),
+            };
+            (file, bytes)
+        })
+        .collect();
+    futures::stream::iter(files.iter().cloned().map(|(file, bytes)| async move {
+        put_bytes(s3, bucket, &file.key, "application/json", bytes).await
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .try_collect::<Vec<()>>()
+    .await?;
+    let listed: Vec<EntityFile> = files.into_iter().map(|(file, _)| file).collect();
+    let digest = sha256_hex(&serde_json::to_vec(&listed).unwrap_or_default());
+    let mut manifest = json!({"entities": listed.len(), "digest": digest, "files": listed});
+    if let (Some(target), Value::Object(extra)) = (manifest.as_object_mut(), about) {
+        target.extend(extra);
+    }
+    let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    put_bytes(
+        s3,
+        bucket,
+        &format!("{prefix}manifest.json"),
+        "application/json",
+        body,
+    )
+    .await?;
+    Ok(StoredSet {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        entities: listed.len() as u64,
+        digest,
+    })
+}
+
+/// Whether a set's manifest exists already (a snapshot is taken once per run).
+pub async fn exists(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<bool, TaskError> {
+    let key = format!("{prefix}manifest.json");
+    match s3.head_object().bucket(bucket).key(&key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = e.into_service_error();
+            if e.is_not_found() {
+                Ok(false)
+            } else {
+                Err(TaskError::aws("HeadObject", uri(bucket, &key), e))
+            }
+        }
+    }
+}
+
+/// Reads a stored set back, checking each file against the manifest; returns the entities and the
+/// manifest.
+pub async fn load(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Vec<Entity>, Value), TaskError> {
+    let manifest_key = format!("{prefix}manifest.json");
+    let manifest: Value = serde_json::from_slice(&get_bytes(s3, bucket, &manifest_key).await?)
+        .map_err(|e| changed(bucket, &manifest_key, &format!("is not JSON ({e})")))?;
+    let files: Vec<EntityFile> = serde_json::from_value(manifest["files"].clone())
+        .map_err(|e| changed(bucket, &manifest_key, &format!("lists no files ({e})")))?;
+    let entities = futures::stream::iter(files.into_iter().map(|file| async move {
+        let bytes = get_bytes(s3, bucket, &file.key).await?;
+        let actual = sha256_hex(&bytes);
+        if actual != file.sha256 {
+            return Err(changed(
+                bucket,
+                &file.key,
+                &format!("has sha256 {actual}, the manifest records {}", file.sha256),
+            ));
+        }
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| changed(bucket, &file.key, &format!("is not JSON ({e})")))?;
+        Ok(Entity::new(file.kind, file.id, &body))
+    }))
+    .buffered(CONCURRENCY)
+    .try_collect::<Vec<Entity>>()
+    .await?;
+    Ok((entities, manifest))
+}
+
+fn changed(bucket: &str, key: &str, problem: &str) -> TaskError {
+    TaskError::Mismatch(format!(
+        "stored file {} {problem}: the set changed after it was stored; nothing was applied",
+        uri(bucket, key)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bundle_uris() {
+        assert_eq!(
+            parse_uri("s3://art/bundles/sesam/r1/before", "source.bundle").unwrap(),
+            ("art".to_string(), "bundles/sesam/r1/before/".to_string())
+        );
+        let err = parse_uri("s3://art", "source.bundle").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid input (1 problem): source.bundle:")
+        );
+        assert!(parse_uri("https://x/y", "source.bundle").is_err());
+    }
+
+    #[test]
+    fn encodes_identities_into_safe_keys() {
+        let entity = Entity::new("system", "a b/c", &json!({}));
+        assert_eq!(key_of("p/", &entity), "p/system/a%20b%2Fc.json");
+    }
+}

@@ -1,0 +1,254 @@
+//! The promote steps on a declarative platform: the engine's moves, with the artifact bucket.
+//!
+//! - `export`: read the desired state (the source, or a stored bundle for a rollback) and keep it
+//!   as the run's bundle, `bundles/<platform>/<run>/`.
+//! - `plan`: read the target, keep it once as `…/<run>/before/` (the rollback source), plan with
+//!   the guards, keep the whole plan as `…/<run>/plan.json`, and return a summary small enough for
+//!   a state's payload.
+//! - `apply`: plan again from the same bundle (the guards are checked again, and a re-run after a
+//!   partial apply does only what is left), then apply change by change.
+//! - `verify`: plan again; anything left to do fails the run, naming it.
+//!
+//! This module is the only place that picks a connector by platform.
+
+use serde_json::{Value, json};
+
+use crate::aws::Session;
+use crate::aws::objects::{put_bytes, uri};
+use crate::connectors::sesam::SesamConnector;
+use crate::contract::{
+    Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest,
+};
+use crate::declarative::plan::SUMMARY_CHANGES;
+use crate::declarative::{self, Declarative, Entity, Guards, Plan, State, store};
+use crate::error::TaskError;
+
+use super::report::{format_rfc3339, unix_now};
+
+/// Field diffs listed per change in a plan summary.
+const SUMMARY_FIELDS: usize = 10;
+
+/// Whether `platform` is declarative (its promote steps run here).
+pub fn is_declarative(platform: Platform) -> bool {
+    matches!(platform, Platform::Sesam)
+}
+
+/// The connector of a declarative request, with both sides' credentials checked.
+async fn connect(request: &PromoteRequest, session: &Session) -> Result<SesamConnector, TaskError> {
+    match request.platform {
+        Platform::Sesam => SesamConnector::connect(request, session).await,
+        other => Err(TaskError::Mismatch(format!(
+            "platform '{}' is not declarative",
+            other.as_str()
+        ))),
+    }
+}
+
+fn guards(request: &PromoteRequest) -> Guards {
+    match &request.sesam {
+        Some(sesam) => Guards {
+            protect: sesam.protect.clone(),
+            prune: sesam.prune,
+            max_delete: sesam.max_delete,
+        },
+        None => Guards::default(),
+    }
+}
+
+/// `bundles/<platform>/<run>/`.
+fn run_prefix(request: &PromoteRequest, run_id: &str) -> String {
+    format!("bundles/{}/{run_id}/", request.platform.as_str())
+}
+
+/// Reads the desired state and keeps it as the run's bundle.
+pub async fn export(
+    session: &Session,
+    bucket: &str,
+    request: &PromoteRequest,
+    run_id: &str,
+) -> Result<Bundle, TaskError> {
+    let connector = connect(request, session).await?;
+    let s3 = session.own_s3();
+    let (entities, origin) = match &request.source.bundle {
+        Some(text) => {
+            let (from_bucket, prefix) = store::parse_uri(text, "source.bundle")?;
+            let (entities, _) = store::load(&s3, &from_bucket, &prefix).await?;
+            (entities, json!({"bundle": text}))
+        }
+        None => {
+            let source = connector.read_source().await?;
+            (source.entities, source.origin)
+        }
+    };
+    let (state, duplicates) = State::from_entities(&connector.kinds(), entities);
+    if !duplicates.is_empty() {
+        return Err(TaskError::invalid(
+            "source",
+            format!(
+                "holds the same entity more than once: {}",
+                duplicates.join(", ")
+            ),
+        ));
+    }
+    let prefix = run_prefix(request, run_id);
+    let about = json!({
+        "run_id": run_id,
+        "platform": request.platform,
+        "created_at": format_rfc3339(unix_now()),
+        "source": {"name": request.source.name, "origin": origin},
+        "selection": request.sesam,
+    });
+    let entities = state.into_entities();
+    store::save(&s3, bucket, &prefix, &entities, about).await?;
+    tracing::info!(entities = entities.len(), bundle = %uri(bucket, &prefix), "bundle stored");
+    Ok(Bundle {
+        platform: request.platform,
+        bucket: bucket.to_string(),
+        manifest_key: format!("{prefix}manifest.json"),
+        prefix,
+        files: Vec::new(),
+        items: Vec::new(),
+    })
+}
+
+/// Both states, read fresh: the bundle's and the target's.
+struct Sides {
+    connector: SesamConnector,
+    desired: State,
+    current: State,
+    current_entities: Vec<Entity>,
+    origin: Value,
+}
+
+async fn sides(
+    session: &Session,
+    request: &PromoteRequest,
+    bundle: &Bundle,
+) -> Result<Sides, TaskError> {
+    let connector = connect(request, session).await?;
+    let kinds = connector.kinds();
+    let (entities, manifest) =
+        store::load(&session.own_s3(), &bundle.bucket, &bundle.prefix).await?;
+    let desired = State::from_entities(&kinds, entities).0;
+    let current_entities = connector.read_target().await?;
+    let current = State::from_entities(&kinds, current_entities.clone()).0;
+    Ok(Sides {
+        connector,
+        desired,
+        current,
+        current_entities,
+        origin: manifest["source"]["origin"].clone(),
+    })
+}
+
+fn plan_of(sides: &Sides, request: &PromoteRequest) -> Result<Plan, TaskError> {
+    declarative::plan(
+        &sides.connector.kinds(),
+        &sides.desired,
+        &sides.current,
+        &guards(request),
+    )
+}
+
+/// Snapshots the target, plans, keeps the whole plan; returns its summary.
+pub async fn plan(
+    session: &Session,
+    request: &PromoteRequest,
+    bundle: &Bundle,
+) -> Result<DeclarativePlanOutput, TaskError> {
+    let sides = sides(session, request, bundle).await?;
+    let s3 = session.own_s3();
+    let before = format!("{}before/", bundle.prefix);
+    if !store::exists(&s3, &bundle.bucket, &before).await? {
+        let about = json!({
+            "platform": request.platform,
+            "created_at": format_rfc3339(unix_now()),
+            "source": {"name": request.target.name, "origin": {"snapshot_of": request.target.name}},
+        });
+        store::save(&s3, &bundle.bucket, &before, &sides.current_entities, about).await?;
+    }
+    let plan = plan_of(&sides, request)?;
+    let plan_key = format!("{}plan.json", bundle.prefix);
+    let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
+    put_bytes(&s3, &bundle.bucket, &plan_key, "application/json", body).await?;
+    for line in plan.describe().iter().take(200) {
+        tracing::info!("{line}");
+    }
+    Ok(summary(
+        request,
+        plan,
+        sides.origin,
+        uri(&bundle.bucket, &plan_key),
+        uri(&bundle.bucket, &before),
+    ))
+}
+
+fn summary(
+    request: &PromoteRequest,
+    plan: Plan,
+    source: Value,
+    plan_uri: String,
+    before: String,
+) -> DeclarativePlanOutput {
+    let more_changes = plan.changes.len().saturating_sub(SUMMARY_CHANGES) as u64;
+    let changes = plan
+        .changes
+        .into_iter()
+        .take(SUMMARY_CHANGES)
+        .map(|mut change| {
+            change.fields.truncate(SUMMARY_FIELDS);
+            change
+        })
+        .collect();
+    DeclarativePlanOutput {
+        platform: request.platform,
+        target: request.target.name.clone(),
+        source,
+        nothing_to_do: plan.counts.changes() == 0,
+        counts: plan.counts,
+        changes,
+        more_changes,
+        kept: plan.kept.into_iter().take(SUMMARY_CHANGES).collect(),
+        protected: plan.protected.into_iter().take(SUMMARY_CHANGES).collect(),
+        plan: plan_uri,
+        before,
+    }
+}
+
+/// Plans again and applies what is left, change by change.
+pub async fn apply(
+    session: &Session,
+    request: &PromoteRequest,
+    bundle: &Bundle,
+) -> Result<DeclarativeApplied, TaskError> {
+    let sides = sides(session, request, bundle).await?;
+    let plan = plan_of(&sides, request)?;
+    let applied = declarative::apply::apply(
+        &sides.connector,
+        &sides.connector.kinds(),
+        &plan,
+        &sides.desired,
+    )
+    .await?;
+    Ok(DeclarativeApplied { job: None, applied })
+}
+
+/// Plans again: the target must now match the bundle.
+pub async fn verify(
+    session: &Session,
+    request: &PromoteRequest,
+    bundle: &Bundle,
+) -> Result<Value, TaskError> {
+    let sides = sides(session, request, bundle).await?;
+    let plan = plan_of(&sides, request)?;
+    if !plan.is_empty() {
+        return Err(TaskError::VerificationFailed(
+            plan.changes
+                .iter()
+                .take(SUMMARY_CHANGES)
+                .map(|c| format!("{} still needs {:?}", c.key(), c.action).to_lowercase())
+                .collect(),
+        ));
+    }
+    Ok(json!({"verified": true, "entities": sides.desired.len(), "counts": plan.counts}))
+}

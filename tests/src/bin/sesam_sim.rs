@@ -1,0 +1,94 @@
+//! `sesam-sim`: the Sesam node simulator as a process, for the flow tests and the demo.
+//!
+//! `sesam-sim --port N [--seed FILE.json] [--exit-on-stdin-eof]` listens on 127.0.0.1:N (0 picks a
+//! free port), seeds the nodes of FILE (`{"nodes": [NodeSeed, ...]}`), prints one line
+//! `sesam-sim listening on http://127.0.0.1:PORT` and serves until killed, or until standard input
+//! ends when `--exit-on-stdin-eof` is given. Node `X` is then at `http://127.0.0.1:PORT/X/api`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ferry_tests::sesam_sim::{NodeSeed, Simulator};
+use serde::Deserialize;
+
+const USAGE: &str = "usage: sesam-sim --port N [--seed FILE.json] [--exit-on-stdin-eof]";
+
+struct Options {
+    port: u16,
+    seed: Option<PathBuf>,
+    exit_on_stdin_eof: bool,
+}
+
+#[derive(Deserialize)]
+struct SeedFile {
+    #[serde(default)]
+    nodes: Vec<NodeSeed>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let (mut port, mut seed, mut exit_on_stdin_eof) = (None, None, false);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = Some(value(&mut args, "--port")?),
+            "--seed" => seed = Some(PathBuf::from(value(&mut args, "--seed")?)),
+            "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let port = port.ok_or("--port is required")?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("--port must be a port number, not {port}"))?;
+    Ok(Options {
+        port,
+        seed,
+        exit_on_stdin_eof,
+    })
+}
+
+fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
+    args.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn seeds(path: &PathBuf) -> Result<Vec<NodeSeed>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: SeedFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a seed file: {e}", path.display()))?;
+    Ok(file.nodes)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let nodes = match &options.seed {
+        Some(path) => seeds(path)?,
+        None => Vec::new(),
+    };
+    let simulator = Simulator::start(options.port);
+    for node in nodes {
+        simulator.store().add_node(node)?;
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "sesam-sim listening on {}", simulator.origin())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    if options.exit_on_stdin_eof {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        return Ok(());
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+fn main() -> ExitCode {
+    let result = parse(std::env::args().skip(1)).and_then(|options| run(&options));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sesam-sim: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
