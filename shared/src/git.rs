@@ -43,7 +43,7 @@ const SCRATCH_PREFIX: &str = "ferry-git-";
 /// The longest connection set-up allowed, whatever the overall budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a timed-out read is given to notice it was interrupted and remove its scratch directory.
-const CLEANUP_GRACE: Duration = Duration::from_secs(5);
+const CLEANUP_GRACE: Duration = Duration::from_secs(2);
 
 /// Credentials for a git remote (from a Secrets Manager secret `{"token": …, "username"?: …}`);
 /// `Debug` never prints the token.
@@ -95,7 +95,8 @@ pub struct GitTree {
 ///
 /// A name that is both a branch and a tag resolves to the branch; a fully qualified name
 /// (`refs/heads/main`, `refs/tags/v1`) or `HEAD` is also accepted. `timeout` bounds the whole read
-/// (and each HTTP request).
+/// (and each HTTP request); a read that runs out of time is interrupted and given up to two more
+/// seconds to remove its scratch directory before the timeout error is returned.
 ///
 /// # Errors
 /// - [`TaskError::InvalidInput`] on `source.git.url` for a URL that is not https (or local http)

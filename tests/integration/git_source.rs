@@ -197,6 +197,8 @@ async fn reads_the_whole_repository_at_its_root() {
     assert_eq!(root.commit, repo.rev_parse("HEAD"));
     let dot = read(&url, "main", ".").await.unwrap();
     assert_eq!(dot, root);
+    let head = read(&url, "HEAD", "/").await.unwrap();
+    assert_eq!(head, root);
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 //! snapshot), apply, verify, a converging second run, guards, rollback from `before/`, and
 //! secrets never written anywhere.
 
-use std::sync::OnceLock;
-
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared::aws::Aws;
@@ -28,11 +26,6 @@ use crate::config;
 
 const GIT_TOKEN: &str = "git-token-never-shown-5f1e";
 
-fn git() -> &'static GitServer {
-    static SERVER: OnceLock<GitServer> = OnceLock::new();
-    SERVER.get_or_init(|| GitServer::start(GIT_TOKEN))
-}
-
 /// A repository with a node folder, a node seeded differently, their secrets, an artifact bucket.
 struct Bed {
     aws: Aws,
@@ -40,6 +33,8 @@ struct Bed {
     bucket: String,
     node: String,
     repo: TestRepo,
+    /// The test's own git server (stopped, its folder removed, when the test ends).
+    _git: GitServer,
     raw: Value,
     jwt: String,
 }
@@ -66,7 +61,8 @@ async fn bed() -> Bed {
             .env("region", json!("eu")),
     );
     let repo_name = unique("sesam-config");
-    let repo = TestRepo::create(git(), &repo_name);
+    let git = GitServer::start(GIT_TOKEN);
+    let repo = TestRepo::create(&git, &repo_name);
     // The same crm system, formatted and ordered differently: not a change.
     repo.write(
         "node/systems/crm.conf.json",
@@ -102,7 +98,7 @@ async fn bed() -> Bed {
         .await;
     let raw = json!({
         "platform": "sesam",
-        "source": {"name": "main", "git": {"url": git().url(&repo_name), "ref": "main", "path": "node",
+        "source": {"name": "main", "git": {"url": git.url(&repo_name), "ref": "main", "path": "node",
             "auth_secret_arn": git_arn}},
         "target": {"name": "prod", "sesam": {"url": shared().base_url(&node), "auth_secret_arn": node_arn}},
         "sesam": {"protect": ["autodeployer"], "prune": true, "max_delete": 1, "env_file": "env/prod.json",
@@ -116,6 +112,7 @@ async fn bed() -> Bed {
         bucket,
         node,
         repo,
+        _git: git,
         raw,
         jwt,
     }

@@ -6,6 +6,7 @@
 pub mod fixtures;
 pub mod git_server;
 pub mod moto;
+pub mod serve;
 pub mod sesam_sim;
 pub mod spark_sim;
 

@@ -6,7 +6,6 @@
 //! prints one line `git-server listening on http://127.0.0.1:PORT` and serves until killed, or
 //! until standard input ends when `--exit-on-stdin-eof` is given.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,27 +55,10 @@ fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, 
 
 fn run(options: &Options) -> Result<(), String> {
     let server = GitServer::start_in(&options.root, &options.token, options.port);
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "git-server listening on {}", server.origin())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    if options.exit_on_stdin_eof {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        return Ok(());
-    }
-    loop {
-        std::thread::park();
-    }
+    ferry_tests::serve::announce_and_serve("git-server", server.origin(), options.exit_on_stdin_eof)
 }
 
 fn main() -> ExitCode {
     let result = parse(std::env::args().skip(1)).and_then(|options| run(&options));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("git-server: {message}\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    ferry_tests::serve::exit("git-server", USAGE, result)
 }

@@ -5,7 +5,6 @@
 //! `sesam-sim listening on http://127.0.0.1:PORT` and serves until killed, or until standard input
 //! ends when `--exit-on-stdin-eof` is given. Node `X` is then at `http://127.0.0.1:PORT/X/api`.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,27 +67,14 @@ fn run(options: &Options) -> Result<(), String> {
     for node in nodes {
         simulator.store().add_node(node)?;
     }
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "sesam-sim listening on {}", simulator.origin())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    if options.exit_on_stdin_eof {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        return Ok(());
-    }
-    loop {
-        std::thread::park();
-    }
+    ferry_tests::serve::announce_and_serve(
+        "sesam-sim",
+        &simulator.origin(),
+        options.exit_on_stdin_eof,
+    )
 }
 
 fn main() -> ExitCode {
     let result = parse(std::env::args().skip(1)).and_then(|options| run(&options));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("sesam-sim: {message}\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    ferry_tests::serve::exit("sesam-sim", USAGE, result)
 }

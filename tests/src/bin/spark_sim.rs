@@ -5,7 +5,6 @@
 //! `spark-sim listening on http://127.0.0.1:PORT` and serves until killed, or until standard input
 //! ends when `--exit-on-stdin-eof` is given.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,27 +68,14 @@ fn run(options: &Options) -> Result<(), String> {
     for tenant in tenants {
         simulator.add_tenant(tenant);
     }
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "spark-sim listening on {}", simulator.origin())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    if options.exit_on_stdin_eof {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        return Ok(());
-    }
-    loop {
-        std::thread::park();
-    }
+    ferry_tests::serve::announce_and_serve(
+        "spark-sim",
+        &simulator.origin(),
+        options.exit_on_stdin_eof,
+    )
 }
 
 fn main() -> ExitCode {
     let result = parse(std::env::args().skip(1)).and_then(|options| run(&options));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("spark-sim: {message}\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    ferry_tests::serve::exit("spark-sim", USAGE, result)
 }
