@@ -189,6 +189,19 @@ impl Bed {
         .await
     }
 
+    /// export → plan, where the plan is expected to fail.
+    async fn refused_plan(&self) -> shared::TaskError {
+        let run_id = unique("sesam-run");
+        let started = self.export(&run_id).await.unwrap();
+        self.step(ImportServiceInput::Plan {
+            run_id,
+            request: started.request,
+            bundle: started.bundle.unwrap(),
+        })
+        .await
+        .unwrap_err()
+    }
+
     /// Requests that wrote to the node (anything but GET).
     fn writes(&self) -> Vec<String> {
         shared()
@@ -309,15 +322,7 @@ async fn guards_refuse_before_anything_changes() {
         raw: too_many,
         ..bed
     };
-    let started = guarded.export(&unique("sesam-run")).await.unwrap();
-    let err = guarded
-        .step(ImportServiceInput::Plan {
-            run_id: unique("sesam-run"),
-            request: started.request,
-            bundle: started.bundle.unwrap(),
-        })
-        .await
-        .unwrap_err();
+    let err = guarded.refused_plan().await;
     assert_eq!(err.error_type(), "Refused");
     assert!(
         err.to_string()
@@ -344,15 +349,7 @@ async fn guards_refuse_before_anything_changes() {
         raw: empty,
         ..guarded
     };
-    let started = emptied.export(&unique("sesam-run")).await.unwrap();
-    let err = emptied
-        .step(ImportServiceInput::Plan {
-            run_id: unique("sesam-run"),
-            request: started.request,
-            bundle: started.bundle.unwrap(),
-        })
-        .await
-        .unwrap_err();
+    let err = emptied.refused_plan().await;
     assert!(
         err.to_string().contains("the source holds no entity"),
         "{err}"

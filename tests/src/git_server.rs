@@ -52,12 +52,7 @@ impl GitServer {
         let root = root
             .canonicalize()
             .unwrap_or_else(|e| panic!("git-server root {}: {e}", root.display()));
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("git-server cannot bind 127.0.0.1:{port}: {e}"));
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let origin = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let (listener, origin) = crate::serve::bind("git-server", port);
         let log = Arc::new(Mutex::new(Vec::new()));
         let served = Arc::new(Served {
             root: root.clone(),

@@ -8,6 +8,7 @@ pub mod git_server;
 pub mod moto;
 pub mod serve;
 pub mod sesam_sim;
+pub mod sim_reply;
 pub mod spark_sim;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ferry_tests::serve::flag_value;
+
 use ferry_tests::git_server::GitServer;
 
 const USAGE: &str = "usage: git-server --root DIR --token T --port N [--exit-on-stdin-eof]";
@@ -25,9 +27,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut exit_on_stdin_eof = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--root" => root = Some(PathBuf::from(value(&mut args, "--root")?)),
-            "--token" => token = Some(value(&mut args, "--token")?),
-            "--port" => port = Some(value(&mut args, "--port")?),
+            "--root" => root = Some(PathBuf::from(flag_value(&mut args, "--root")?)),
+            "--token" => token = Some(flag_value(&mut args, "--token")?),
+            "--port" => port = Some(flag_value(&mut args, "--port")?),
             "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -38,19 +40,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     }
     let token = token.ok_or("--token is required")?;
     let port = port.ok_or("--port is required")?;
-    let port = port
-        .parse()
-        .map_err(|_| format!("--port must be a port number, not {port}"))?;
+    let port = ferry_tests::serve::port(&port)?;
     Ok(Options {
         root,
         token,
         port,
         exit_on_stdin_eof,
     })
-}
-
-fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{flag} needs a value"))
 }
 
 fn run(options: &Options) -> Result<(), String> {

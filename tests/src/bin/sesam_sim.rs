@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ferry_tests::serve::{flag_value, seed_file};
+
 use ferry_tests::sesam_sim::{NodeSeed, Simulator};
 use serde::Deserialize;
 
@@ -29,16 +31,14 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let (mut port, mut seed, mut exit_on_stdin_eof) = (None, None, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--port" => port = Some(value(&mut args, "--port")?),
-            "--seed" => seed = Some(PathBuf::from(value(&mut args, "--seed")?)),
+            "--port" => port = Some(flag_value(&mut args, "--port")?),
+            "--seed" => seed = Some(PathBuf::from(flag_value(&mut args, "--seed")?)),
             "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     let port = port.ok_or("--port is required")?;
-    let port = port
-        .parse()
-        .map_err(|_| format!("--port must be a port number, not {port}"))?;
+    let port = ferry_tests::serve::port(&port)?;
     Ok(Options {
         port,
         seed,
@@ -46,16 +46,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     })
 }
 
-fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{flag} needs a value"))
-}
-
-fn seeds(path: &PathBuf) -> Result<Vec<NodeSeed>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: SeedFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a seed file: {e}", path.display()))?;
-    Ok(file.nodes)
+fn seeds(path: &std::path::Path) -> Result<Vec<NodeSeed>, String> {
+    seed_file::<SeedFile>(path).map(|file| file.nodes)
 }
 
 fn run(options: &Options) -> Result<(), String> {

@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ferry_tests::serve::{flag_value, seed_file};
+
 use ferry_tests::spark_sim::{Simulator, TenantSeed};
 use serde::Deserialize;
 
@@ -34,29 +36,19 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut port = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--port" => port = Some(value(&mut args, "--port")?),
-            "--seed" => options.seed = Some(PathBuf::from(value(&mut args, "--seed")?)),
+            "--port" => port = Some(flag_value(&mut args, "--port")?),
+            "--seed" => options.seed = Some(PathBuf::from(flag_value(&mut args, "--seed")?)),
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     let port = port.ok_or("--port is required")?;
-    options.port = port
-        .parse()
-        .map_err(|_| format!("--port must be a port number, not {port}"))?;
+    options.port = ferry_tests::serve::port(&port)?;
     Ok(options)
 }
 
-fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{flag} needs a value"))
-}
-
-fn seeds(path: &PathBuf) -> Result<Vec<TenantSeed>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: SeedFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a seed file: {e}", path.display()))?;
-    Ok(file.tenants)
+fn seeds(path: &std::path::Path) -> Result<Vec<TenantSeed>, String> {
+    seed_file::<SeedFile>(path).map(|file| file.tenants)
 }
 
 fn run(options: &Options) -> Result<(), String> {

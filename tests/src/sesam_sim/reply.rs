@@ -7,28 +7,7 @@ use serde_json::{Value, json};
 
 use super::render::pretty;
 
-/// What a handler returns: the answer, or an error response.
-pub(crate) type Reply = Result<Response, Fail>;
-
-/// An error response, boxed to keep results small.
-pub(crate) struct Fail(Box<Response>);
-
-impl From<Response> for Fail {
-    fn from(response: Response) -> Self {
-        Fail(Box::new(response))
-    }
-}
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        *self.0
-    }
-}
-
-/// 200 with a JSON body.
-pub(crate) fn ok(body: Value) -> Response {
-    axum::Json(body).into_response()
-}
+pub(crate) use crate::sim_reply::{Fail, Reply, ok};
 
 /// 201 with a JSON body.
 pub(crate) fn created(body: Value) -> Response {
@@ -82,7 +61,7 @@ pub(crate) fn unauthorized() -> Fail {
         "a valid JWT is required: Authorization: Bearer <jwt>",
     );
     let value = HeaderValue::from_static("Bearer");
-    fail.0.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    fail.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     fail
 }
 
@@ -91,7 +70,7 @@ pub(crate) fn throttled(seconds: u64) -> Fail {
     let text = format!("too many requests; retry after {seconds} s");
     let mut fail = message(StatusCode::TOO_MANY_REQUESTS, text);
     let value = HeaderValue::from(seconds);
-    fail.0.headers_mut().insert(header::RETRY_AFTER, value);
+    fail.headers_mut().insert(header::RETRY_AFTER, value);
     fail
 }
 

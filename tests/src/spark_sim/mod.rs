@@ -49,19 +49,10 @@ impl Simulator {
     /// own tokio runtime, so it outlives any test's runtime. Connections are accepted once this
     /// returns.
     pub fn start(port: u16) -> Simulator {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("spark-sim cannot bind 127.0.0.1:{port}: {e}"));
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let address = listener.local_addr().expect("a bound address");
-        let origin = format!("http://{address}");
+        let (listener, origin) = crate::serve::bind("spark-sim", port);
         let store = Store::new(&origin);
         let served = store.clone();
-        std::thread::Builder::new()
-            .name("spark-sim".into())
-            .spawn(move || run(listener, served))
-            .expect("the spark-sim thread starts");
+        crate::serve::spawn("spark-sim", listener, router(served));
         Simulator { origin, store }
     }
 
@@ -119,17 +110,6 @@ impl Simulator {
 pub fn shared() -> &'static Simulator {
     static SIMULATOR: OnceLock<Simulator> = OnceLock::new();
     SIMULATOR.get_or_init(|| Simulator::start(0))
-}
-
-fn run(listener: std::net::TcpListener, store: Store) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-        serve(listener, store).await.expect("spark-sim serves");
-    });
 }
 
 /// Serves the simulator on `listener` until the task is dropped.

@@ -1,31 +1,10 @@
 //! Response builders: JSON bodies, the API error body and the empty 401.
 
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::response::IntoResponse;
+use serde_json::json;
 
-/// What a handler returns: the answer, or an error response.
-pub(crate) type Reply = Result<Response, Fail>;
-
-/// An error response, boxed to keep results small.
-pub(crate) struct Fail(Box<Response>);
-
-impl From<Response> for Fail {
-    fn from(response: Response) -> Self {
-        Fail(Box::new(response))
-    }
-}
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        *self.0
-    }
-}
-
-/// 200 with a JSON body.
-pub(crate) fn ok(body: Value) -> Response {
-    axum::Json(body).into_response()
-}
+pub(crate) use crate::sim_reply::{Fail, Reply, ok};
 
 /// The API error body `{"status":"Error","error":{"code","message"}}` with `status`.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Fail {
@@ -69,7 +48,7 @@ pub(crate) fn rate_limited(seconds: u64) -> Fail {
     let message = format!("too many requests; retry after {seconds} s");
     let mut response = error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message);
     let value = HeaderValue::from(seconds);
-    let headers = response.0.headers_mut();
+    let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, value.clone());
     headers.insert("x-retry-after", value);
     response
