@@ -36,6 +36,7 @@ mod auth;
 mod binding;
 mod request;
 mod retry;
+mod secret;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -53,6 +54,7 @@ pub use self::binding::{HostBinding, parse_hosts};
 pub use self::request::{Body, HttpRequest, Part};
 pub use self::retry::{RetryPolicy, classify_status, retry_after};
 use self::retry::{ceil_seconds, full_jitter};
+pub use self::secret::SecretDoc;
 use crate::error::{Failure, TaskError};
 pub use secrecy::{ExposeSecret, SecretString};
 

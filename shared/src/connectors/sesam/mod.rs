@@ -22,7 +22,7 @@ use crate::contract::{GitSource, PromoteRequest, SesamNode, SesamSelection};
 use crate::declarative::{Action, Change, Declarative, Entity, Kinds, SourceState};
 use crate::error::{FieldProblem, TaskError};
 use crate::git::{GitAuth, read_tree};
-use crate::http::HostBinding;
+use crate::http::SecretDoc;
 
 /// Public git hosts a token may go to when its secret names no `hosts`.
 pub const GIT_DOMAINS: &[&str] = &[
@@ -132,37 +132,20 @@ async fn git_source(secrets: &impl SecretSource, git: &GitSource) -> Result<Sour
     };
     let field = "source.git.auth_secret_arn";
     let text = Box::pin(secrets.secret(arn, field)).await?;
-    let invalid = |problem: &str| {
-        TaskError::invalid(
-            field,
-            format!(
-                "secret '{arn}' {problem}: store {{\"token\": …}} (optionally \"username\", \"hosts\")"
-            ),
-        )
-    };
-    let value: Value =
-        serde_json::from_str(&text).map_err(|_| invalid("does not hold a JSON object"))?;
-    let map = value
-        .as_object()
-        .ok_or_else(|| invalid("does not hold a JSON object"))?;
-    if let Some(extra) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "token" | "username" | "hosts"))
-    {
-        return Err(invalid(&format!("holds an unknown field '{extra}'")));
-    }
-    if map
-        .get("token")
-        .and_then(Value::as_str)
-        .is_none_or(|t| t.trim().is_empty())
-    {
-        return Err(invalid("holds no \"token\""));
-    }
-    let binding = HostBinding::from_secret(map, arn.clone(), field, GIT_DOMAINS)?;
+    let doc = SecretDoc::parse(
+        &text,
+        arn,
+        field,
+        "{\"token\": …} (optionally \"username\", \"hosts\")",
+    )?;
+    doc.only(&["token", "username"])?;
+    doc.required("token")?;
+    let binding = doc.binding(GIT_DOMAINS)?;
     let url = url::Url::parse(&git.url)
         .map_err(|e| TaskError::invalid("source.git.url", e.to_string()))?;
     binding.check(&url)?;
-    let auth = GitAuth::deserialize(&value).map_err(|_| invalid("is not a token secret"))?;
+    let auth = GitAuth::deserialize(&Value::Object(doc.map().clone()))
+        .map_err(|_| doc.invalid("is not a token secret"))?;
     Ok(Source::Git {
         spec: git.clone(),
         auth: Some(auth),

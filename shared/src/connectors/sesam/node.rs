@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::contract::SesamNode;
 use crate::error::{Failure, TaskError};
-use crate::http::{HostBinding, HttpClient, HttpRequest, HttpSettings, SecretString, StaticAuth};
+use crate::http::{HttpClient, HttpRequest, HttpSettings, SecretDoc, SecretString, StaticAuth};
 
 use super::layout::{METADATA, PIPE, SYSTEM};
 
@@ -36,29 +36,15 @@ impl NodeClient {
         field: &str,
         timeout: Duration,
     ) -> Result<Self, TaskError> {
-        let secret = &node.auth_secret_arn;
-        let invalid = |problem: &str| {
-            TaskError::invalid(
-                field,
-                format!(
-                    "secret '{secret}' {problem}: store {{\"jwt\": …}} (optionally with \"hosts\")"
-                ),
-            )
-        };
-        let value: Value =
-            serde_json::from_str(text).map_err(|_| invalid("does not hold a JSON object"))?;
-        let map = value
-            .as_object()
-            .ok_or_else(|| invalid("does not hold a JSON object"))?;
-        if let Some(extra) = map.keys().find(|k| !matches!(k.as_str(), "jwt" | "hosts")) {
-            return Err(invalid(&format!("holds an unknown field '{extra}'")));
-        }
-        let jwt = map
-            .get("jwt")
-            .and_then(Value::as_str)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| invalid("holds no \"jwt\""))?;
-        let binding = HostBinding::from_secret(map, secret.clone(), field, SESAM_DOMAINS)?;
+        let doc = SecretDoc::parse(
+            text,
+            &node.auth_secret_arn,
+            field,
+            "{\"jwt\": …} (optionally with \"hosts\")",
+        )?;
+        doc.only(&["jwt"])?;
+        let jwt = doc.required("jwt")?;
+        let binding = doc.binding(SESAM_DOMAINS)?;
         let auth = StaticAuth::bearer(&SecretString::from(jwt.to_string()));
         let http = HttpClient::new(
             HttpSettings::new(timeout),

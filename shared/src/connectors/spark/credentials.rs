@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::error::TaskError;
 use crate::http::{
-    Auth, HostBinding, OAuthClientCredentials, SecretString, StaticAuth, parse_hosts, strip_bearer,
+    Auth, HostBinding, OAuthClientCredentials, SecretDoc, SecretString, StaticAuth, parse_hosts,
+    strip_bearer,
 };
 
 /// Spark's public domains: tenants (`excel.<env>.coherent.global`) and their Keycloak realms.
@@ -70,19 +71,14 @@ impl Credentials {
     /// Reads the auth secret's string value given in the input field `field`
     /// (`target.spark.auth_secret_arn`), which errors name.
     pub fn read(text: &str, secret: &str, field: &str) -> Result<Self, TaskError> {
-        let invalid = |problem: &str| {
-            TaskError::invalid(
-                field,
-                format!(
-                    "secret '{secret}' {problem}: store {{\"bearer_token\": …}}, {{\"api_key\": …}} or {{\"client_id\": …, \"client_secret\": …}}, optionally with \"hosts\""
-                ),
-            )
-        };
-        let value: Value =
-            serde_json::from_str(text).map_err(|_| invalid("does not hold a JSON object"))?;
-        let map = value
-            .as_object()
-            .ok_or_else(|| invalid("does not hold a JSON object"))?;
+        let doc = SecretDoc::parse(
+            text,
+            secret,
+            field,
+            "{\"bearer_token\": …}, {\"api_key\": …} or {\"client_id\": …, \"client_secret\": …}, optionally with \"hosts\"",
+        )?;
+        let map = doc.map();
+        let invalid = |problem: &str| doc.invalid(problem);
         let field_value = |key: &str| non_empty(map, key);
         let kind = match (
             field_value("bearer_token"),
