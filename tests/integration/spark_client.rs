@@ -983,7 +983,6 @@ async fn a_promotion_exports_plans_applies_and_verifies_once_per_run() {
     assert_eq!(later, applied, "a finished import is found by its run id");
 
     let verification = connector.verify(&plan, &applied).await.unwrap();
-    assert!(verification.notes.is_empty(), "{:?}", verification.notes);
     let found: Vec<(&str, Vec<String>, &str)> = verification
         .services
         .iter()

@@ -215,10 +215,8 @@ pub struct VerifiedService {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Verification {
-    /// Every planned destination, found.
+    /// Every planned destination, found with exactly the planned versions.
     pub services: Vec<VerifiedService>,
-    /// Differences from the plan that are not failures (for example other version labels).
-    pub notes: Vec<String>,
 }
 
 /// Output of `import-service` `plan` on a declarative platform: the counts, the first changes

@@ -267,7 +267,6 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
         client: &SparkClient,
         change: &PlannedChange,
         report: &JobReport,
-        notes: &mut Vec<String>,
     ) -> Result<VerifiedService, String> {
         let reported: Vec<&api::ServiceOutput> = report
             .outputs
@@ -313,8 +312,8 @@ impl<'a, S: SecretSource> SparkConnector<'a, S> {
             versions.push(label);
         }
         if versions != change.new_versions {
-            notes.push(format!(
-                "'{}': planned versions {:?}, the import wrote {:?}",
+            return Err(format!(
+                "'{}': the plan promised versions {:?}, the import wrote {:?} (the target changed between plan and import?)",
                 change.target, change.new_versions, versions
             ));
         }
@@ -462,14 +461,10 @@ impl<S: SecretSource> Connector for SparkConnector<'_, S> {
         };
         let client = self.target().await?;
         let report = client.import_status(id).await?;
-        let mut notes = Vec::new();
         let mut services = Vec::new();
         let mut problems = Vec::new();
         for change in &plan.changes {
-            match self
-                .verify_change(client, change, &report, &mut notes)
-                .await
-            {
+            match self.verify_change(client, change, &report).await {
                 Ok(service) => services.push(service),
                 Err(problem) => problems.push(problem),
             }
@@ -477,7 +472,7 @@ impl<S: SecretSource> Connector for SparkConnector<'_, S> {
         if !problems.is_empty() {
             return Err(TaskError::VerificationFailed(problems));
         }
-        Ok(Verification { services, notes })
+        Ok(Verification { services })
     }
 }
 
