@@ -8,8 +8,8 @@
 //! requests for commits) needs the whole history of the remote's branches and tags.
 //!
 //! Credentials go in an `Authorization: Basic` header of every request (username and token as
-//! password, as GitHub, GitLab and CodeCommit accept tokens); the header is marked sensitive, it is
-//! dropped if the server redirects to another host, and the token never appears in a URL, an error,
+//! password, as GitHub, GitLab and CodeCommit accept tokens); the header is marked sensitive, redirects
+//! are never followed (the header would go wherever they point), and the token never appears in a URL, an error,
 //! a log line or a `Debug` output.
 
 use std::any::Any;
@@ -405,7 +405,9 @@ impl Read {
                 if let Some(value) = &authorization {
                     headers.insert(reqwest::header::AUTHORIZATION, value.clone());
                 }
+                // Never follow a redirect: the credentials would go to wherever it points.
                 Ok(builder
+                    .redirect(reqwest::redirect::Policy::none())
                     .default_headers(headers)
                     .timeout(timeout)
                     .connect_timeout(timeout.min(CONNECT_TIMEOUT)))
@@ -417,6 +419,7 @@ impl Read {
         Box::new(http::Options {
             user_agent: Some(concat!("ferry/", env!("CARGO_PKG_VERSION")).to_string()),
             connect_timeout: Some(timeout.min(CONNECT_TIMEOUT)),
+            follow_redirects: http::options::FollowRedirects::None,
             backend: Some(Arc::new(Mutex::new(backend))),
             ..Default::default()
         })

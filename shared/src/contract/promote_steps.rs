@@ -255,6 +255,8 @@ pub struct DeclarativePlanOutput {
 pub struct DeclarativeApplied {
     /// Always null: the state machine goes straight to verify.
     pub job: Option<JobHandle>,
-    /// The changes applied (`kind/id`), in order; empty when a re-run found nothing left to do.
+    /// How many changes were applied; 0 when a re-run found nothing left to do.
+    pub count: u64,
+    /// The first changes applied (`kind/id`), in order (all of them are in the function's log).
     pub applied: Vec<String>,
 }

@@ -9,6 +9,9 @@ use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join};
 
 /// Default per-request timeout of Sesam and git calls, in seconds.
 pub const DEFAULT_SESAM_TIMEOUT_SECONDS: u64 = 60;
+/// The longest per-request timeout: well inside the 300 s the state machine gives the export and
+/// plan steps, so a slow remote fails with its own message, not a step timeout.
+pub const MAX_SESAM_TIMEOUT_SECONDS: u64 = 120;
 
 /// A folder of a git repository at a ref.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,7 +208,7 @@ impl Validator {
             &obj,
             "timeout_seconds",
             DEFAULT_SESAM_TIMEOUT_SECONDS,
-            (1, 600),
+            (1, MAX_SESAM_TIMEOUT_SECONDS),
         );
         Some(SesamSelection {
             protect,

@@ -48,6 +48,20 @@ impl Entity {
     }
 }
 
+/// `text` percent-encoded outside `[A-Za-z0-9._-]`: safe as one object-key or URL path segment
+/// (callers refuse `.` and `..` themselves).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// A copy of `value` with object keys sorted at every level.
 pub fn sorted(value: &Value) -> Value {
     match value {
@@ -66,22 +80,40 @@ pub fn sorted(value: &Value) -> Value {
 }
 
 /// The kinds of one platform, in dependency order: creates and updates run in this order, deletes
-/// in the reverse one.
+/// in the reverse one. Singleton kinds (a node's one metadata document, its variables) are set or
+/// left alone, never deleted, and never count as the source holding something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kinds(Vec<String>);
+pub struct Kinds {
+    order: Vec<String>,
+    singletons: Vec<String>,
+}
 
 impl Kinds {
     /// Kinds in dependency order (what others depend on first).
     pub fn new(order: &[&str]) -> Kinds {
-        Kinds(order.iter().map(|k| (*k).to_string()).collect())
+        Kinds {
+            order: order.iter().map(|k| (*k).to_string()).collect(),
+            singletons: Vec::new(),
+        }
+    }
+
+    /// Marks `kinds` as singletons.
+    pub fn with_singletons(mut self, kinds: &[&str]) -> Kinds {
+        self.singletons = kinds.iter().map(|k| (*k).to_string()).collect();
+        self
     }
 
     /// The rank of `kind`; unknown kinds come last.
     pub fn rank(&self, kind: &str) -> usize {
-        self.0
+        self.order
             .iter()
             .position(|k| k == kind)
-            .unwrap_or(self.0.len())
+            .unwrap_or(self.order.len())
+    }
+
+    /// Whether `kind` is a singleton.
+    pub fn is_singleton(&self, kind: &str) -> bool {
+        self.singletons.iter().any(|k| k == kind)
     }
 }
 

@@ -51,6 +51,17 @@ pub enum Action {
     Delete,
 }
 
+impl Action {
+    /// `create`, `update` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,7 +179,7 @@ pub fn plan(
         if guards.protects(entity) {
             protected.insert(entity.key());
         } else if desired.get(kinds, &entity.kind, &entity.id).is_none() {
-            if guards.prune {
+            if guards.prune && !kinds.is_singleton(&entity.kind) {
                 deletes.push(change(Action::Delete, entity, Vec::new()));
             } else {
                 plan.kept.push(entity.key());
@@ -179,7 +190,7 @@ pub fn plan(
     plan.protected = protected.into_iter().collect();
     plan.kept.reverse();
     count(&mut plan);
-    refuse_unguarded(&plan, desired, guards)?;
+    refuse_unguarded(&plan, kinds, desired, guards)?;
     Ok(plan)
 }
 
@@ -205,9 +216,17 @@ fn count(plan: &mut Plan) {
 }
 
 /// Refuses a plan that prunes from an empty source or deletes more than `max_delete`.
-fn refuse_unguarded(plan: &Plan, desired: &State, guards: &Guards) -> Result<(), TaskError> {
+fn refuse_unguarded(
+    plan: &Plan,
+    kinds: &Kinds,
+    desired: &State,
+    guards: &Guards,
+) -> Result<(), TaskError> {
     let mut problems = Vec::new();
-    let unprotected_source = desired.iter().filter(|e| !guards.protects(e)).count();
+    let unprotected_source = desired
+        .iter()
+        .filter(|e| !guards.protects(e) && !kinds.is_singleton(&e.kind))
+        .count();
     if guards.prune && unprotected_source == 0 && plan.counts.delete > 0 {
         problems.push(format!(
             "the source holds no entity, so pruning would delete all {} on the target; check the source (a wrong path or ref?)",
@@ -242,7 +261,7 @@ mod tests {
     use super::*;
 
     fn kinds() -> Kinds {
-        Kinds::new(&["metadata", "system", "pipe"])
+        Kinds::new(&["metadata", "system", "pipe"]).with_singletons(&["metadata"])
     }
 
     fn state(entities: &[(&str, &str, Value)]) -> State {
@@ -311,6 +330,18 @@ mod tests {
         assert_eq!(plan.kept, ["pipe/extra"]);
         assert_eq!(plan.protected, ["system/autodeployer"]);
         assert_eq!(plan.counts.protected, 1);
+    }
+
+    #[test]
+    fn singletons_are_never_deleted_nor_count_as_a_source() {
+        let current = state(&[("metadata", "node", json!({})), ("pipe", "a", json!({}))]);
+        let only_metadata = state(&[("metadata", "node", json!({"v": 2}))]);
+        let err = plan(&kinds(), &only_metadata, &current, &guards(true, 10, &[])).unwrap_err();
+        assert!(err.to_string().contains("source holds no entity"), "{err}");
+        let desired = state(&[("pipe", "a", json!({}))]);
+        let plan = plan(&kinds(), &desired, &current, &guards(true, 10, &[])).unwrap();
+        assert!(plan.is_empty(), "{plan:?}");
+        assert_eq!(plan.kept, ["metadata/node"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::entity::Entity;
+use super::entity::{Entity, encode};
 use crate::aws::objects::{get_bytes, put_bytes, uri};
 use crate::checksum::sha256_hex;
 use crate::error::TaskError;
@@ -82,18 +82,6 @@ fn key_of(prefix: &str, entity: &Entity) -> String {
     )
 }
 
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// Writes every entity and then the manifest (`about` is merged into it: source, run, time).
 pub async fn save(
     s3: &aws_sdk_s3::Client,
@@ -145,24 +133,27 @@ pub async fn save(
     })
 }
 
-/// Whether a set's manifest exists already (a snapshot is taken once per run).
+/// Whether a set's manifest exists already (a snapshot is taken once per run). A listing, not a
+/// HeadObject: without `s3:ListBucket` on the exact key, S3 answers a HeadObject of a missing key
+/// with 403, and the listing's `prefix` is what an IAM condition can scope.
 pub async fn exists(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
 ) -> Result<bool, TaskError> {
     let key = format!("{prefix}manifest.json");
-    match s3.head_object().bucket(bucket).key(&key).send().await {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let e = e.into_service_error();
-            if e.is_not_found() {
-                Ok(false)
-            } else {
-                Err(TaskError::aws("HeadObject", uri(bucket, &key), e))
-            }
-        }
-    }
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&key)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| TaskError::aws("ListObjectsV2", uri(bucket, &key), e.into_service_error()))?;
+    Ok(listed
+        .contents()
+        .iter()
+        .any(|o| o.key() == Some(key.as_str())))
 }
 
 /// Reads a stored set back, checking each file against the manifest; returns the entities and the

@@ -471,7 +471,7 @@ fn redact(mut text: String, sent: Option<&HeaderMap>) -> String {
 }
 
 /// `text` cut to [`EXCERPT_CHARS`] characters, with `…` when cut.
-fn excerpt(text: &str) -> String {
+pub fn excerpt(text: &str) -> String {
     let mut chars = text.chars();
     let mut cut: String = chars.by_ref().take(EXCERPT_CHARS).collect();
     if chars.next().is_some() {

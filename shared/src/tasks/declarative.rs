@@ -27,6 +27,10 @@ use super::report::{format_rfc3339, unix_now};
 
 /// Field diffs listed per change in a plan summary.
 const SUMMARY_FIELDS: usize = 10;
+/// The most bytes a plan summary takes in the state's payload (Step Functions allows 256 KiB in
+/// all, and the report states carry the plan beside the results): changes beyond it are counted in
+/// `more_changes` and read from `plan.json`.
+const SUMMARY_BYTES: usize = 32 * 1024;
 
 /// Whether `platform` is declarative (its promote steps run here).
 pub fn is_declarative(platform: Platform) -> bool {
@@ -200,7 +204,7 @@ fn summary(
             change
         })
         .collect();
-    DeclarativePlanOutput {
+    let mut output = DeclarativePlanOutput {
         platform: request.platform,
         target: request.target.name.clone(),
         source,
@@ -212,7 +216,16 @@ fn summary(
         protected: plan.protected.into_iter().take(SUMMARY_CHANGES).collect(),
         plan: plan_uri,
         before,
+    };
+    while output.changes.len() > 1 && payload_bytes(&output) > SUMMARY_BYTES {
+        output.changes.pop();
+        output.more_changes += 1;
     }
+    output
+}
+
+fn payload_bytes(value: &impl serde::Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
 }
 
 /// Plans again and applies what is left, change by change.
@@ -230,7 +243,11 @@ pub async fn apply(
         &sides.desired,
     )
     .await?;
-    Ok(DeclarativeApplied { job: None, applied })
+    Ok(DeclarativeApplied {
+        job: None,
+        count: applied.len() as u64,
+        applied: applied.into_iter().take(SUMMARY_CHANGES).collect(),
+    })
 }
 
 /// Plans again: the target must now match the bundle.
@@ -246,9 +263,59 @@ pub async fn verify(
             plan.changes
                 .iter()
                 .take(SUMMARY_CHANGES)
-                .map(|c| format!("{} still needs {:?}", c.key(), c.action).to_lowercase())
+                .map(|c| format!("{} still needs {}", c.key(), c.action.as_str()))
                 .collect(),
         ));
     }
     Ok(json!({"verified": true, "entities": sides.desired.len(), "counts": plan.counts}))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::declarative::{Action, Change, FieldChange};
+
+    #[test]
+    fn a_plan_summary_stays_within_its_payload_budget() {
+        let raw = json!({
+            "platform": "sesam",
+            "source": {"name": "main", "git": {"url": "https://github.com/acme/c.git", "ref": "main"}},
+            "target": {"name": "prod", "sesam": {"url": "https://datahub-1.sesam.cloud/api",
+                "auth_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/config-s"}},
+        });
+        let request = PromoteRequest::parse(&raw).unwrap();
+        let wide = "é".repeat(200);
+        let field = FieldChange {
+            path: format!("/{}", "k".repeat(100)),
+            old: Some(wide.clone()),
+            new: Some(wide),
+        };
+        let change = |i: usize| Change {
+            action: Action::Update,
+            kind: "pipe".into(),
+            id: format!("p{i}"),
+            fields: vec![field.clone(); 50],
+        };
+        let plan = Plan {
+            changes: (0..500).map(change).collect(),
+            ..Plan::default()
+        };
+        let out = summary(
+            &request,
+            plan,
+            json!({}),
+            "s3://b/plan.json".into(),
+            "s3://b/before/".into(),
+        );
+        assert!(
+            payload_bytes(&out) <= SUMMARY_BYTES,
+            "{} bytes",
+            payload_bytes(&out)
+        );
+        assert!(!out.changes.is_empty());
+        assert_eq!(out.changes.len() as u64 + out.more_changes, 500);
+        assert!(out.changes.iter().all(|c| c.fields.len() == SUMMARY_FIELDS));
+    }
 }

@@ -10,7 +10,7 @@ use crate::error::TaskError;
 /// Sesam's kinds in dependency order: env and metadata first, systems before the pipes that read
 /// them.
 pub fn kinds() -> Kinds {
-    Kinds::new(&[ENV, METADATA, SYSTEM, PIPE])
+    Kinds::new(&[ENV, METADATA, SYSTEM, PIPE]).with_singletons(&[ENV, METADATA])
 }
 
 /// The node's `/env` map, one entity.
@@ -38,8 +38,12 @@ pub fn config_entity(value: &Value, place: &str) -> Result<Entity, String> {
     let id = value
         .get("_id")
         .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
         .ok_or_else(|| format!("{place}: an entity without a string _id"))?;
+    if !is_entity_id(id) {
+        return Err(format!(
+            "{place}: '{id}' is not a Sesam _id (letters, digits, '_', '-', '.'; not '.' or '..')"
+        ));
+    }
     let kind = kind_of(value).ok_or_else(|| {
         format!(
             "{place}: entity '{id}' has type {}, not pipe, system:* or metadata",
@@ -49,6 +53,17 @@ pub fn config_entity(value: &Value, place: &str) -> Result<Entity, String> {
         )
     })?;
     Ok(Entity::new(kind, id, value))
+}
+
+/// Sesam's `_id` grammar; `.` and `..` are refused too, since ids become URL path segments.
+fn is_entity_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// The env entity.
@@ -154,6 +169,7 @@ mod tests {
                 &json!({"_id": "t", "type": "dataset"}),
             ),
             file("pipes/noid.conf.json", &json!({"type": "pipe"})),
+            file("pipes/up.conf.json", &json!({"_id": "..", "type": "pipe"})),
         ];
         let err = from_files(&files, Some("env.json"), "source.git.path").unwrap_err();
         let text = err.to_string();
@@ -161,6 +177,7 @@ mod tests {
             "pipes/bad.conf.json is not JSON",
             "entity 't' has type \"dataset\"",
             "pipes/noid.conf.json: an entity without a string _id",
+            "pipes/up.conf.json: '..' is not a Sesam _id",
             "the env file 'env.json' is not in the source",
         ] {
             assert!(text.contains(needle), "{needle} missing from {text}");

@@ -24,13 +24,10 @@ use crate::error::{FieldProblem, TaskError};
 use crate::git::{GitAuth, read_tree};
 use crate::http::SecretDoc;
 
-/// Public git hosts a token may go to when its secret names no `hosts`.
-pub const GIT_DOMAINS: &[&str] = &[
-    "github.com",
-    "gitlab.com",
-    "bitbucket.org",
-    "*.amazonaws.com",
-];
+/// Public git hosts a token may go to when its secret names no `hosts` (exact hosts, no
+/// wildcards: a wildcard over a cloud's domain would reach anyone's endpoint there; CodeCommit and
+/// self-hosted remotes name their host in the secret).
+pub const GIT_DOMAINS: &[&str] = &["github.com", "gitlab.com", "bitbucket.org"];
 
 /// Where the desired state is read from.
 enum Source {
@@ -144,8 +141,10 @@ async fn git_source(secrets: &impl SecretSource, git: &GitSource) -> Result<Sour
     let url = url::Url::parse(&git.url)
         .map_err(|e| TaskError::invalid("source.git.url", e.to_string()))?;
     binding.check(&url)?;
-    let auth = GitAuth::deserialize(&Value::Object(doc.map().clone()))
+    let mut auth = GitAuth::deserialize(&Value::Object(doc.map().clone()))
         .map_err(|_| doc.invalid("is not a token secret"))?;
+    auth.token = auth.token.trim().to_string();
+    auth.username = auth.username.trim().to_string();
     Ok(Source::Git {
         spec: git.clone(),
         auth: Some(auth),

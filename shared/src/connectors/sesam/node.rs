@@ -13,9 +13,12 @@ use serde_json::{Map, Value, json};
 
 use crate::contract::SesamNode;
 use crate::error::{Failure, TaskError};
-use crate::http::{HttpClient, HttpRequest, HttpSettings, SecretDoc, SecretString, StaticAuth};
+use crate::http::{
+    HttpClient, HttpRequest, HttpSettings, SecretDoc, SecretString, StaticAuth, excerpt,
+};
 
 use super::layout::{METADATA, PIPE, SYSTEM};
+use crate::declarative::entity::encode;
 
 /// Sesam's own public domains: a secret without `hosts` may go only there (or to loopback).
 pub const SESAM_DOMAINS: &[&str] = &["*.sesam.cloud", "*.sesam.io"];
@@ -161,10 +164,6 @@ fn collection(kind: &str) -> &'static str {
     if kind == PIPE { "pipes" } else { "systems" }
 }
 
-fn encode(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
-
 fn unknown_kind(kind: &str, id: &str) -> TaskError {
     TaskError::Mismatch(format!("{kind}/{id}: Sesam has no entity kind '{kind}'"))
 }
@@ -180,11 +179,11 @@ async fn rejected(kind: &str, id: &str, reply: reqwest::Response) -> TaskError {
         failure: Failure::Rejected,
         detail: format!(
             "HTTP 400: the node rejected the config (force=false, nothing changed for it): {}",
-            if messages.is_empty() {
+            excerpt(&if messages.is_empty() {
                 body.to_string()
             } else {
                 messages.join("; ")
-            }
+            })
         ),
         retry_after_seconds: None,
     }
