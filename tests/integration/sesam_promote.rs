@@ -427,3 +427,38 @@ async fn no_secret_is_kept_in_the_bundle_or_the_plan() {
         "a secret was stored"
     );
 }
+
+#[tokio::test]
+async fn apply_refuses_changes_the_plan_did_not_show() {
+    let bed = bed().await;
+    let mut raw = bed.raw.clone();
+    raw["sesam"]["max_delete"] = json!(5);
+    let bed = Bed { raw, ..bed };
+    let run = unique("sesam-run");
+    let (request, bundle, _) = bed.plan(&run).await;
+    // Someone adds a pipe to the node after the plan was shown: pruning would delete it.
+    let late = reqwest::Client::new()
+        .post(format!("{}/pipes?force=true", shared().base_url(&bed.node)))
+        .bearer_auth(&bed.jwt)
+        .json(&json!([pipe("late", "crm")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(late.status().is_success(), "{}", late.status());
+    let err = bed
+        .step(ImportServiceInput::Apply {
+            run_id: run,
+            request,
+            bundle,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Refused", "{err}");
+    assert!(err.to_string().contains("delete pipe/late"), "{err}");
+    let view = shared().node(&bed.node).unwrap();
+    assert!(view.pipe("late").is_some());
+    assert_eq!(
+        view.pipe("orders").unwrap().config["source"]["system"],
+        "crm"
+    );
+}

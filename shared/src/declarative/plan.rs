@@ -143,6 +143,21 @@ impl Plan {
         self.changes.is_empty()
     }
 
+    /// The changes of this plan (`action kind/id`) that `shown` does not hold: what applying this
+    /// plan would do beyond what was shown (a re-run after a partial apply does less, never more).
+    pub fn not_in(&self, shown: &Plan) -> Vec<String> {
+        let known: std::collections::BTreeSet<(Action, &str, &str)> = shown
+            .changes
+            .iter()
+            .map(|c| (c.action, c.kind.as_str(), c.id.as_str()))
+            .collect();
+        self.changes
+            .iter()
+            .filter(|c| !known.contains(&(c.action, c.kind.as_str(), c.id.as_str())))
+            .map(|c| format!("{} {}", c.action.as_str(), c.key()))
+            .collect()
+    }
+
     /// The readable plan: one block per change.
     pub fn describe(&self) -> Vec<String> {
         self.changes.iter().flat_map(Change::describe).collect()
@@ -342,6 +357,19 @@ mod tests {
         let plan = plan(&kinds(), &desired, &current, &guards(true, 10, &[])).unwrap();
         assert!(plan.is_empty(), "{plan:?}");
         assert_eq!(plan.kept, ["metadata/node"]);
+    }
+
+    #[test]
+    fn names_changes_a_shown_plan_did_not_hold() {
+        let desired = state(&[("pipe", "a", json!({"v": 1})), ("pipe", "b", json!({}))]);
+        let current = state(&[("pipe", "a", json!({"v": 0}))]);
+        let shown = plan(&kinds(), &desired, &current, &guards(false, 0, &[])).unwrap();
+        let changed = state(&[("pipe", "a", json!({"v": 0})), ("pipe", "x", json!({}))]);
+        let now = plan(&kinds(), &desired, &changed, &guards(true, 5, &[])).unwrap();
+        assert_eq!(now.not_in(&shown), ["delete pipe/x"]);
+        let partly_applied = state(&[("pipe", "a", json!({"v": 1}))]);
+        let rest = plan(&kinds(), &desired, &partly_applied, &guards(false, 0, &[])).unwrap();
+        assert!(rest.not_in(&shown).is_empty());
     }
 
     #[test]

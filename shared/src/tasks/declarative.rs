@@ -14,7 +14,7 @@
 use serde_json::{Value, json};
 
 use crate::aws::Session;
-use crate::aws::objects::{put_bytes, uri};
+use crate::aws::objects::{get_bytes, put_bytes, uri};
 use crate::connectors::sesam::SesamConnector;
 use crate::contract::{
     Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest,
@@ -154,6 +154,11 @@ fn plan_of(sides: &Sides, request: &PromoteRequest) -> Result<Plan, TaskError> {
     )
 }
 
+/// `bundles/<platform>/<run>/plan.json`.
+fn plan_key(bundle: &Bundle) -> String {
+    format!("{}plan.json", bundle.prefix)
+}
+
 /// Snapshots the target, plans, keeps the whole plan; returns its summary.
 pub async fn plan(
     session: &Session,
@@ -172,7 +177,7 @@ pub async fn plan(
         store::save(&s3, &bundle.bucket, &before, &sides.current_entities, about).await?;
     }
     let plan = plan_of(&sides, request)?;
-    let plan_key = format!("{}plan.json", bundle.prefix);
+    let plan_key = plan_key(bundle);
     let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
     put_bytes(&s3, &bundle.bucket, &plan_key, "application/json", body).await?;
     for line in plan.describe().iter().take(200) {
@@ -236,6 +241,17 @@ pub async fn apply(
 ) -> Result<DeclarativeApplied, TaskError> {
     let sides = sides(session, request, bundle).await?;
     let plan = plan_of(&sides, request)?;
+    let shown: Plan = serde_json::from_slice(
+        &get_bytes(&session.own_s3(), &bundle.bucket, &plan_key(bundle)).await?,
+    )
+    .map_err(|e| TaskError::Mismatch(format!("the stored plan is not a plan: {e}")))?;
+    let unshown = plan.not_in(&shown);
+    if !unshown.is_empty() {
+        return Err(TaskError::Refused(format!(
+            "the target changed after the plan: {} would now also be changed, which the plan did not show; nothing was applied, run the promotion again to plan afresh",
+            unshown.join(", ")
+        )));
+    }
     let applied = declarative::apply::apply(
         &sides.connector,
         &sides.connector.kinds(),
