@@ -258,14 +258,21 @@ fn check_relative_path(path: &str) -> Option<String> {
     bad.then(|| format!("'{path}' must be a relative path inside the source, without '..'"))
 }
 
-/// A Sesam entity id, or `kind/id`.
-fn check_entity_id(id: &str) -> Option<String> {
+/// A Sesam entity id, or `kind/id` with one of Sesam's kinds (a `protect` entry that names no
+/// kind ferry knows would protect nothing, silently).
+fn check_entity_id(entry: &str) -> Option<String> {
+    let (kind, id) = entry.split_once('/').unwrap_or(("", entry));
+    if !kind.is_empty() && !["pipe", "system", "metadata", "env"].contains(&kind) {
+        return Some(format!(
+            "'{entry}': '{kind}' is not a kind (give an _id, or pipe/<id>, system/<id>)"
+        ));
+    }
     let ok = !id.is_empty()
         && id.len() <= 200
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':'));
-    (!ok).then(|| format!("'{id}' is not an entity id (letters, digits, '_', '-', '.', ':')"))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    (!ok).then(|| format!("'{entry}' is not an entity id (letters, digits, '_', '-', '.')"))
 }
 
 #[cfg(test)]
@@ -325,7 +332,7 @@ mod tests {
         raw["source"]["git"]["path"] = json!("../etc");
         raw["source"]["git"]["extra"] = json!(1);
         raw["target"]["sesam"]["auth_secret_arn"] = json!("nope");
-        raw["sesam"]["protect"] = json!([""]);
+        raw["sesam"]["protect"] = json!(["", "systems/autodeployer"]);
         raw["sesam"]["max_delete"] = json!(-1);
         raw["spark"] = json!({});
         let found = problems(&raw);
@@ -336,6 +343,7 @@ mod tests {
             "source.git.extra: unknown field",
             "target.sesam.auth_secret_arn:",
             "sesam.protect[0]:",
+            "sesam.protect[1]: 'systems/autodeployer': 'systems' is not a kind",
             "sesam.max_delete:",
             "spark: does not apply to platform 'sesam'",
         ] {
