@@ -462,3 +462,21 @@ async fn apply_refuses_changes_the_plan_did_not_show() {
         "crm"
     );
 }
+
+#[tokio::test]
+async fn a_dry_run_reports_what_the_guards_refuse_instead_of_failing() {
+    let bed = bed().await;
+    let mut raw = bed.raw.clone();
+    raw["dry_run"] = json!(true);
+    raw["sesam"]["max_delete"] = json!(0);
+    let bed = Bed { raw, ..bed };
+    let (_, _, plan) = bed.plan(&unique("sesam-drift")).await;
+    assert!(!plan.nothing_to_do);
+    assert_eq!(plan.refused.len(), 1, "{plan:#?}");
+    assert!(
+        plan.refused[0].contains("more than max_delete 0 (first: pipe/stale)"),
+        "{:?}",
+        plan.refused
+    );
+    assert!(bed.writes().is_empty(), "{:?}", bed.writes());
+}

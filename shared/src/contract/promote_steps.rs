@@ -235,6 +235,9 @@ pub struct DeclarativePlanOutput {
     pub counts: crate::declarative::Counts,
     /// True when the target already matches: nothing to apply (the state machine skips apply).
     pub nothing_to_do: bool,
+    /// Why the guards refuse the plan (only a dry run gets this far with a refused plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// The first changes, in apply order, each with at most a few field diffs.
     pub changes: Vec<crate::declarative::Change>,
     /// Changes not listed here (see `plan`).

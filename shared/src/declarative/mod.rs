@@ -25,7 +25,7 @@ use serde_json::Value;
 
 pub use diff::FieldChange;
 pub use entity::{Entity, Kinds, State};
-pub use plan::{Action, Change, Counts, Guards, Plan, plan};
+pub use plan::{Action, Change, Counts, Guards, Plan, draft, plan};
 
 use crate::error::TaskError;
 

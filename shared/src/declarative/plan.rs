@@ -135,6 +135,9 @@ pub struct Plan {
     /// Protected entities present on either side (`kind/id`), never touched.
     #[serde(default)]
     pub protected: Vec<String>,
+    /// Why the guards refuse this plan (empty: it may be applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 impl Plan {
@@ -158,6 +161,15 @@ impl Plan {
             .collect()
     }
 
+    /// `Ok` when no guard refuses the plan.
+    pub fn allowed(&self) -> Result<(), TaskError> {
+        if self.refused.is_empty() {
+            Ok(())
+        } else {
+            Err(TaskError::Refused(self.refused.join("; ")))
+        }
+    }
+
     /// The readable plan: one block per change.
     pub fn describe(&self) -> Vec<String> {
         self.changes.iter().flat_map(Change::describe).collect()
@@ -171,6 +183,14 @@ pub fn plan(
     current: &State,
     guards: &Guards,
 ) -> Result<Plan, TaskError> {
+    let plan = draft(kinds, desired, current, guards);
+    plan.allowed()?;
+    Ok(plan)
+}
+
+/// Plans `desired` onto `current`, recording in [`Plan::refused`] every guard that fails (a dry
+/// run reports a refused plan instead of failing on it).
+pub fn draft(kinds: &Kinds, desired: &State, current: &State, guards: &Guards) -> Plan {
     let mut plan = Plan::default();
     let mut deletes = Vec::new();
     let mut protected = std::collections::BTreeSet::new();
@@ -205,8 +225,8 @@ pub fn plan(
     plan.protected = protected.into_iter().collect();
     plan.kept.reverse();
     count(&mut plan);
-    refuse_unguarded(&plan, kinds, desired, guards)?;
-    Ok(plan)
+    plan.refused = refusals(&plan, kinds, desired, guards);
+    plan
 }
 
 fn change(action: Action, entity: &Entity, fields: Vec<FieldChange>) -> Change {
@@ -230,13 +250,8 @@ fn count(plan: &mut Plan) {
     plan.counts.protected = plan.protected.len() as u64;
 }
 
-/// Refuses a plan that prunes from an empty source or deletes more than `max_delete`.
-fn refuse_unguarded(
-    plan: &Plan,
-    kinds: &Kinds,
-    desired: &State,
-    guards: &Guards,
-) -> Result<(), TaskError> {
+/// Why a plan may not be applied: pruning from an empty source, more than `max_delete` deletions.
+fn refusals(plan: &Plan, kinds: &Kinds, desired: &State, guards: &Guards) -> Vec<String> {
     let mut problems = Vec::new();
     let unprotected_source = desired
         .iter()
@@ -262,11 +277,7 @@ fn refuse_unguarded(
                 .join(", ")
         ));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(TaskError::Refused(problems.join("; ")))
-    }
+    problems
 }
 
 #[cfg(test)]

@@ -176,10 +176,18 @@ pub async fn plan(
         });
         store::save(&s3, &bundle.bucket, &before, &sides.current_entities, about).await?;
     }
-    let plan = plan_of(&sides, request)?;
+    let plan = declarative::draft(
+        &sides.connector.kinds(),
+        &sides.desired,
+        &sides.current,
+        &guards(request),
+    );
     let plan_key = plan_key(bundle);
     let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
     put_bytes(&s3, &bundle.bucket, &plan_key, "application/json", body).await?;
+    if !request.dry_run {
+        plan.allowed()?;
+    }
     for line in plan.describe().iter().take(200) {
         tracing::info!("{line}");
     }
@@ -213,7 +221,8 @@ fn summary(
         platform: request.platform,
         target: request.target.name.clone(),
         source,
-        nothing_to_do: plan.counts.changes() == 0,
+        nothing_to_do: plan.counts.changes() == 0 && plan.refused.is_empty(),
+        refused: plan.refused,
         counts: plan.counts,
         changes,
         more_changes,

@@ -127,6 +127,7 @@ fn drift(input: &ReportInput, manifest: &str) -> Option<Value> {
         "source": side("source"),
         "target": side("target"),
         "counts": plan["counts"],
+        "refused": plan.get("refused"),
         "changes": changed,
         "plan": plan["plan"],
         "manifest": manifest,
