@@ -76,6 +76,11 @@ impl Failure {
     }
 }
 
+/// The longest wait a service may ask for (`Retry-After`) that the state machines' `Throttled`
+/// retrier covers (its delays reach 60 s); a longer one is `ThrottledMinutes`, whose retrier waits
+/// minutes in the state machine (never in a Lambda).
+pub const THROTTLED_SECONDS: u64 = 60;
+
 /// The error every ferry step returns.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -216,8 +221,17 @@ impl TaskError {
             TaskError::Refused(_) => "Refused",
             TaskError::ApplyFailed { source, .. } => source.error_type(),
             TaskError::Aws { failure, .. } => failure.error_type(),
-            TaskError::Api { failure, .. } => match failure {
+            TaskError::Api {
+                failure,
+                retry_after_seconds,
+                ..
+            } => match failure {
                 Failure::Rejected => "ApiRejected",
+                Failure::Throttled
+                    if retry_after_seconds.is_some_and(|s| s > THROTTLED_SECONDS) =>
+                {
+                    "ThrottledMinutes"
+                }
                 other => other.error_type(),
             },
         }
@@ -237,6 +251,7 @@ impl TaskError {
         "ApiRejected",
         "VerificationFailed",
         "Refused",
+        "ThrottledMinutes",
     ];
 
     /// A single-problem [`TaskError::InvalidInput`].
@@ -359,6 +374,30 @@ impl From<TaskError> for lambda_runtime::Diagnostic {
             error_type: err.error_type().to_string(),
             error_message: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod throttling_tests {
+    use super::*;
+
+    fn throttled(retry_after_seconds: Option<u64>) -> TaskError {
+        TaskError::Api {
+            service: "Sesam",
+            operation: "read config",
+            resource: "node".into(),
+            failure: Failure::Throttled,
+            detail: "HTTP 429".into(),
+            retry_after_seconds,
+        }
+    }
+
+    #[test]
+    fn a_long_retry_after_is_waited_for_in_minutes() {
+        assert_eq!(throttled(None).error_type(), "Throttled");
+        assert_eq!(throttled(Some(60)).error_type(), "Throttled");
+        assert_eq!(throttled(Some(600)).error_type(), "ThrottledMinutes");
+        assert!(TaskError::ERROR_TYPES.contains(&"ThrottledMinutes"));
     }
 }
 

@@ -93,10 +93,13 @@ fn example_inputs_are_valid_promote_requests() {
         if !name.starts_with("promote-") {
             continue;
         }
-        // The local example names the simulator's address as a placeholder the scripts fill in.
+        // The local examples name the simulators' and git server's addresses as placeholders the
+        // scripts fill in.
         let text = fs::read_to_string(&path)
             .unwrap()
-            .replace("${SPARK_URL}", "http://127.0.0.1:8080");
+            .replace("${SPARK_URL}", "http://127.0.0.1:8080")
+            .replace("${SESAM_URL}", "http://127.0.0.1:8081")
+            .replace("${GIT_URL}", "http://127.0.0.1:8082");
         let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
         let request =
             PromoteRequest::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
