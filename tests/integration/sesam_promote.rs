@@ -480,3 +480,55 @@ async fn a_dry_run_reports_what_the_guards_refuse_instead_of_failing() {
     );
     assert!(bed.writes().is_empty(), "{:?}", bed.writes());
 }
+
+#[tokio::test]
+async fn a_bundle_edited_after_export_is_refused_even_with_a_matching_manifest() {
+    let bed = bed().await;
+    let run = unique("sesam-run");
+    let started = bed.export(&run).await.unwrap();
+    let bundle = started.bundle.clone().unwrap();
+    let session = bed.aws.session("fixtures");
+    let s3 = session.own_s3();
+    // Rewrite one entity and the manifest so that they agree with each other.
+    let key = format!("{}pipe/orders.json", bundle.prefix);
+    let forged = serde_json::to_vec_pretty(&pipe("orders", "evil")).unwrap();
+    let mut manifest: Value = serde_json::from_slice(
+        &get_bytes(&s3, &bed.bucket, &bundle.manifest_key)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    for file in manifest["files"].as_array_mut().unwrap() {
+        if file["key"] == key.as_str() {
+            file["sha256"] = json!(shared::checksum::sha256_hex(&forged));
+        }
+    }
+    for (k, body) in [
+        (key.clone(), forged),
+        (
+            bundle.manifest_key.clone(),
+            serde_json::to_vec(&manifest).unwrap(),
+        ),
+    ] {
+        s3.put_object()
+            .bucket(&bed.bucket)
+            .key(k)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = bed
+        .step(ImportServiceInput::Plan {
+            run_id: run,
+            request: started.request,
+            bundle,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("manifest.json has sha256"),
+        "{err}"
+    );
+    assert!(bed.writes().is_empty());
+}

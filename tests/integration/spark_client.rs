@@ -863,6 +863,7 @@ fn bundle_of(files: &[ExportedFile], items: Vec<BundleItem>) -> Bundle {
             .collect(),
         prefix,
         items,
+        manifest_sha256: None,
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Bundle {
     pub files: Vec<BundleFile>,
     /// What the export holds.
     pub items: Vec<BundleItem>,
+    /// sha256 of `manifest.json` as stored (declarative bundles): loading refuses any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
 }
 
 /// Input of `import-service`, by `action`.

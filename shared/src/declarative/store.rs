@@ -26,8 +26,8 @@ pub struct StoredSet {
     pub prefix: String,
     /// How many entities.
     pub entities: u64,
-    /// sha256 of the manifest's file list: equal sets have equal digests.
-    pub digest: String,
+    /// sha256 of the manifest's bytes: pins the whole set (every file's sha256 is in it).
+    pub manifest_sha256: String,
 }
 
 impl StoredSet {
@@ -111,12 +111,12 @@ pub async fn save(
     .try_collect::<Vec<()>>()
     .await?;
     let listed: Vec<EntityFile> = files.into_iter().map(|(file, _)| file).collect();
-    let digest = sha256_hex(&serde_json::to_vec(&listed).unwrap_or_default());
-    let mut manifest = json!({"entities": listed.len(), "digest": digest, "files": listed});
+    let mut manifest = json!({"entities": listed.len(), "files": listed});
     if let (Some(target), Value::Object(extra)) = (manifest.as_object_mut(), about) {
         target.extend(extra);
     }
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    let manifest_sha256 = sha256_hex(&body);
     put_bytes(
         s3,
         bucket,
@@ -129,7 +129,7 @@ pub async fn save(
         bucket: bucket.to_string(),
         prefix: prefix.to_string(),
         entities: listed.len() as u64,
-        digest,
+        manifest_sha256,
     })
 }
 
@@ -156,18 +156,40 @@ pub async fn exists(
         .any(|o| o.key() == Some(key.as_str())))
 }
 
-/// Reads a stored set back, checking each file against the manifest; returns the entities and the
-/// manifest.
+/// Reads a stored set back, checking the manifest against `pinned` (its sha256 when the set was
+/// stored, if known) and each file against the manifest; returns the entities and the manifest.
 pub async fn load(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
+    pinned: Option<&str>,
 ) -> Result<(Vec<Entity>, Value), TaskError> {
     let manifest_key = format!("{prefix}manifest.json");
-    let manifest: Value = serde_json::from_slice(&get_bytes(s3, bucket, &manifest_key).await?)
+    let bytes = get_bytes(s3, bucket, &manifest_key).await?;
+    if let Some(pinned) = pinned.filter(|p| *p != sha256_hex(&bytes)) {
+        return Err(changed(
+            bucket,
+            &manifest_key,
+            &format!(
+                "has sha256 {}, it was stored as {pinned}",
+                sha256_hex(&bytes)
+            ),
+        ));
+    }
+    let manifest: Value = serde_json::from_slice(&bytes)
         .map_err(|e| changed(bucket, &manifest_key, &format!("is not JSON ({e})")))?;
     let files: Vec<EntityFile> = serde_json::from_value(manifest["files"].clone())
         .map_err(|e| changed(bucket, &manifest_key, &format!("lists no files ({e})")))?;
+    if let Some(stray) = files
+        .iter()
+        .find(|f| f.key != key_of(prefix, &Entity::new(&*f.kind, &*f.id, &Value::Null)))
+    {
+        return Err(changed(
+            bucket,
+            &manifest_key,
+            &format!("lists {} outside the set's own keys", stray.key),
+        ));
+    }
     let entities = futures::stream::iter(files.into_iter().map(|file| async move {
         let bytes = get_bytes(s3, bucket, &file.key).await?;
         let actual = sha256_hex(&bytes);

@@ -47,6 +47,7 @@ pub async fn store(
         prefix,
         files,
         items: collected.items,
+        manifest_sha256: None,
     };
     let manifest = manifest(request, run_id, &bundle);
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();

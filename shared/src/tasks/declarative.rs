@@ -76,7 +76,7 @@ pub async fn export(
     let (entities, origin) = match &request.source.bundle {
         Some(text) => {
             let (from_bucket, prefix) = store::parse_uri(text, "source.bundle")?;
-            let (entities, _) = store::load(&s3, &from_bucket, &prefix).await?;
+            let (entities, _) = store::load(&s3, &from_bucket, &prefix, None).await?;
             (entities, json!({"bundle": text}))
         }
         None => {
@@ -103,7 +103,7 @@ pub async fn export(
         "selection": request.sesam,
     });
     let entities = state.into_entities();
-    store::save(&s3, bucket, &prefix, &entities, about).await?;
+    let stored = store::save(&s3, bucket, &prefix, &entities, about).await?;
     tracing::info!(entities = entities.len(), bundle = %uri(bucket, &prefix), "bundle stored");
     Ok(Bundle {
         platform: request.platform,
@@ -112,6 +112,7 @@ pub async fn export(
         prefix,
         files: Vec::new(),
         items: Vec::new(),
+        manifest_sha256: Some(stored.manifest_sha256),
     })
 }
 
@@ -131,8 +132,13 @@ async fn sides(
 ) -> Result<Sides, TaskError> {
     let connector = connect(request, session).await?;
     let kinds = connector.kinds();
-    let (entities, manifest) =
-        store::load(&session.own_s3(), &bundle.bucket, &bundle.prefix).await?;
+    let (entities, manifest) = store::load(
+        &session.own_s3(),
+        &bundle.bucket,
+        &bundle.prefix,
+        bundle.manifest_sha256.as_deref(),
+    )
+    .await?;
     let desired = State::from_entities(&kinds, entities).0;
     let current_entities = connector.read_target().await?;
     let current = State::from_entities(&kinds, current_entities.clone()).0;
