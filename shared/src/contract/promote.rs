@@ -211,6 +211,18 @@ impl PromoteRequest {
             .ok_or_else(|| TaskError::invalid("spark", "is required"))
     }
 
+    /// The guards of a declarative promotion (the platform's selection names them).
+    pub fn guards(&self) -> crate::declarative::Guards {
+        match (&self.platform, &self.sesam) {
+            (Platform::Sesam, Some(sesam)) => crate::declarative::Guards {
+                protect: sesam.protect.clone(),
+                prune: sesam.prune,
+                max_delete: sesam.max_delete,
+            },
+            _ => crate::declarative::Guards::default(),
+        }
+    }
+
     /// How many status checks fit in the polling deadline.
     pub fn max_polls(&self) -> u64 {
         self.polling

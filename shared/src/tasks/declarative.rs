@@ -20,7 +20,9 @@ use crate::contract::{
     Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest,
 };
 use crate::declarative::plan::SUMMARY_CHANGES;
-use crate::declarative::{self, Declarative, Entity, Guards, Plan, State, store};
+use crate::declarative::{
+    self, Change, Declarative, Entity, Kinds, Plan, SourceState, State, store,
+};
 use crate::error::TaskError;
 
 use super::report::{format_rfc3339, unix_now};
@@ -37,10 +39,18 @@ pub fn is_declarative(platform: Platform) -> bool {
     matches!(platform, Platform::Sesam)
 }
 
+/// The declarative connectors: adding a platform is one variant here and one arm in each method
+/// below, and nothing else in the steps.
+enum Platforms {
+    Sesam(SesamConnector),
+}
+
 /// The connector of a declarative request, with both sides' credentials checked.
-async fn connect(request: &PromoteRequest, session: &Session) -> Result<SesamConnector, TaskError> {
+async fn connect(request: &PromoteRequest, session: &Session) -> Result<Platforms, TaskError> {
     match request.platform {
-        Platform::Sesam => SesamConnector::connect(request, session).await,
+        Platform::Sesam => Ok(Platforms::Sesam(
+            SesamConnector::connect(request, session).await?,
+        )),
         other => Err(TaskError::Mismatch(format!(
             "platform '{}' is not declarative",
             other.as_str()
@@ -48,14 +58,33 @@ async fn connect(request: &PromoteRequest, session: &Session) -> Result<SesamCon
     }
 }
 
-fn guards(request: &PromoteRequest) -> Guards {
-    match &request.sesam {
-        Some(sesam) => Guards {
-            protect: sesam.protect.clone(),
-            prune: sesam.prune,
-            max_delete: sesam.max_delete,
-        },
-        None => Guards::default(),
+impl Declarative for Platforms {
+    fn kinds(&self) -> Kinds {
+        match self {
+            Platforms::Sesam(c) => c.kinds(),
+        }
+    }
+
+    async fn read_source(&self) -> Result<SourceState, TaskError> {
+        match self {
+            Platforms::Sesam(c) => c.read_source().await,
+        }
+    }
+
+    async fn read_target(&self) -> Result<Vec<Entity>, TaskError> {
+        match self {
+            Platforms::Sesam(c) => c.read_target().await,
+        }
+    }
+
+    async fn apply_change(
+        &self,
+        change: &Change,
+        desired: Option<&Entity>,
+    ) -> Result<(), TaskError> {
+        match self {
+            Platforms::Sesam(c) => c.apply_change(change, desired).await,
+        }
     }
 }
 
@@ -118,7 +147,7 @@ pub async fn export(
 
 /// Both states, read fresh: the bundle's and the target's.
 struct Sides {
-    connector: SesamConnector,
+    connector: Platforms,
     desired: State,
     current: State,
     current_entities: Vec<Entity>,
@@ -156,7 +185,7 @@ fn plan_of(sides: &Sides, request: &PromoteRequest) -> Result<Plan, TaskError> {
         &sides.connector.kinds(),
         &sides.desired,
         &sides.current,
-        &guards(request),
+        &request.guards(),
     )
 }
 
@@ -186,7 +215,7 @@ pub async fn plan(
         &sides.connector.kinds(),
         &sides.desired,
         &sides.current,
-        &guards(request),
+        &request.guards(),
     );
     let plan_key = plan_key(bundle);
     let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
