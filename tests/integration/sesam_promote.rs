@@ -4,6 +4,8 @@
 //! snapshot), apply, verify, a converging second run, guards, rollback from `before/`, and
 //! secrets never written anywhere.
 
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared::aws::Aws;
@@ -14,8 +16,9 @@ use shared::contract::{
     ImportServiceInput, PromoteRequest,
 };
 use shared::declarative::Action;
+use shared::tasks::budget::Budget;
 use shared::tasks::export_service::export_service;
-use shared::tasks::import_service::import_service;
+use shared::tasks::import_service::{import_service, import_service_within};
 
 use ferry_tests::fixtures::accounts;
 use ferry_tests::git_server::{GitServer, TestRepo};
@@ -531,4 +534,35 @@ async fn a_bundle_edited_after_export_is_refused_even_with_a_matching_manifest()
         "{err}"
     );
     assert!(bed.writes().is_empty());
+}
+
+#[tokio::test]
+async fn an_apply_out_of_time_leaves_the_rest_for_the_next_call() {
+    let bed = bed().await;
+    let run = unique("sesam-run");
+    let (request, bundle, plan) = bed.plan(&run).await;
+    let total = plan.changes.len() as u64;
+    let mut calls = 0;
+    let mut applied = 0;
+    loop {
+        let input = ImportServiceInput::Apply {
+            run_id: run.clone(),
+            request: request.clone(),
+            bundle: bundle.clone(),
+        };
+        let out: DeclarativeApplied = read(
+            import_service_within(&bed.aws, input, Budget::for_duration(Duration::ZERO))
+                .await
+                .unwrap(),
+        );
+        calls += 1;
+        assert_eq!(out.count, 1, "one change per call when out of time");
+        applied += out.count;
+        assert_eq!(out.remaining, total - applied);
+        if out.remaining == 0 {
+            break;
+        }
+    }
+    assert_eq!(calls, total);
+    bed.verify(&run, &request, &bundle).await.unwrap();
 }

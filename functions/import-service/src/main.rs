@@ -4,7 +4,8 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::aws::Aws;
 use shared::config::FunctionConfig;
 use shared::contract::ImportServiceInput;
-use shared::tasks::import_service::import_service;
+use shared::tasks::budget::{Budget, DEFAULT_RESERVE};
+use shared::tasks::import_service::import_service_within;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,7 +13,9 @@ async fn main() -> Result<(), Error> {
     let config = FunctionConfig::from_env()?;
     let aws = Aws::from_env(config.s3_path_style).await;
     run(service_fn(|event: LambdaEvent<ImportServiceInput>| {
-        import_service(&aws, event.payload)
+        let budget =
+            Budget::until(event.context.deadline(), DEFAULT_RESERVE).capped(config.max_work);
+        import_service_within(&aws, event.payload, budget)
     }))
     .await
 }

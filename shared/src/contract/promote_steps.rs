@@ -263,6 +263,8 @@ pub struct DeclarativeApplied {
     pub job: Option<JobHandle>,
     /// How many changes were applied; 0 when a re-run found nothing left to do.
     pub count: u64,
+    /// Changes left because the invocation's time ran low: the state machine applies again.
+    pub remaining: u64,
     /// The first changes applied (`kind/id`), in order (all of them are in the function's log).
     pub applied: Vec<String>,
 }

@@ -25,6 +25,7 @@ use crate::declarative::{
 };
 use crate::error::TaskError;
 
+use super::budget::Budget;
 use super::report::{format_rfc3339, unix_now};
 
 /// Field diffs listed per change in a plan summary.
@@ -282,6 +283,7 @@ pub async fn apply(
     session: &Session,
     request: &PromoteRequest,
     bundle: &Bundle,
+    budget: Budget,
 ) -> Result<DeclarativeApplied, TaskError> {
     let sides = sides(session, request, bundle).await?;
     let plan = plan_of(&sides, request)?;
@@ -301,10 +303,12 @@ pub async fn apply(
         &sides.connector.kinds(),
         &plan,
         &sides.desired,
+        || budget.exhausted(),
     )
     .await?;
     Ok(DeclarativeApplied {
         job: None,
+        remaining: (plan.changes.len() - applied.len()) as u64,
         count: applied.len() as u64,
         applied: applied.into_iter().take(SUMMARY_CHANGES).collect(),
     })

@@ -12,11 +12,23 @@ use crate::connectors::{Applied, Connector};
 use crate::contract::{ImportServiceInput, ImportStarted, PromotePlan};
 use crate::error::TaskError;
 
+use super::budget::{Budget, DEFAULT_RESERVE, LAMBDA_MAX_TIMEOUT};
 use super::declarative::{self, is_declarative};
 use super::{bundle, to_value};
 
 /// Runs one `import-service` action; the output's shape depends on the action.
 pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Value, TaskError> {
+    let budget = Budget::for_duration(LAMBDA_MAX_TIMEOUT.saturating_sub(DEFAULT_RESERVE));
+    import_service_within(aws, input, budget).await
+}
+
+/// [`import_service`] within `budget`: a declarative apply stops when it runs low and says how
+/// many changes remain.
+pub async fn import_service_within(
+    aws: &Aws,
+    input: ImportServiceInput,
+    budget: Budget,
+) -> Result<Value, TaskError> {
     let output = match input {
         ImportServiceInput::Plan {
             run_id,
@@ -32,7 +44,7 @@ pub async fn import_service(aws: &Aws, input: ImportServiceInput) -> Result<Valu
             bundle,
         } if is_declarative(request.platform) => {
             let session = aws.session(&run_id);
-            to_value(declarative::apply(&session, &request, &bundle).await?)
+            to_value(declarative::apply(&session, &request, &bundle, budget).await?)
         }
         ImportServiceInput::Verify {
             run_id,
