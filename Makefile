@@ -64,7 +64,8 @@ run-local: setup $(SFN_STAMP)
 	infra/local/run_local.sh $(MACHINE) $(INPUT)
 
 ## demo: refresh a realistic local production account into a test account, then promote two Spark services
-##   between two simulated tenants; summarise what each run left behind
+##   between two simulated tenants, then Sesam node configuration from a local git repository to a simulated
+##   node (plan, then apply); summarise what each run left behind
 demo: setup $(SFN_STAMP)
 	infra/local/demo.sh
 

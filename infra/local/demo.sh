@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The local demo of a refresh and a promotion. First a realistic production account (ef-cms shaped
-# items with emails in keys, nested maps, lists and free text; documents under nested prefixes) is
-# refreshed into a test account by the real refresh state machine, each Task calling ferry's
-# functions built from source. Then the real promote state machine promotes two Spark services
-# from the tenant acme-uat to acme-prod of the Spark ImpEx simulator (spark-sim; tenants and auth
-# secrets from infra/local/spark-demo.json, input infra/examples/promote-local.json). Prints every
-# state as it starts and ends, and after each run a summary read back from where it wrote.
+# The local demo of a refresh and two promotions. First a realistic production account (ef-cms
+# shaped items with emails in keys, nested maps, lists and free text; documents under nested
+# prefixes) is refreshed into a test account by the real refresh state machine, each Task calling
+# ferry's functions built from source. Then the real promote state machine promotes two Spark
+# services from the tenant acme-uat to acme-prod of the Spark ImpEx simulator (spark-sim; tenants and
+# auth secrets from infra/local/spark-demo.json, input infra/examples/promote-local.json). Last, the
+# same state machine promotes Sesam node configuration kept in git (infra/local/sesam-demo/,
+# committed with the `git` command line to a repository that git-server serves with a token) to the
+# node `prod` of the Sesam node simulator (sesam-sim; the node and both secrets from
+# infra/local/sesam-demo.json, input infra/examples/promote-sesam-local.json): first as a dry run
+# (the plan with its field diffs, and the drift event), then applied. Prints every state as it
+# starts and ends, and after each run a summary read back from where it wrote.
 #
 #   infra/local/demo.sh            (make demo)
 #
 # Uses AWS_ENDPOINT_URL when set, else starts a local AWS endpoint on 127.0.0.1; everything started
-# here is stopped on exit. Logs and the runs' results go to .local/demo/. Exits non-zero when either
+# here is stopped on exit. Logs and the runs' results go to .local/demo/. Exits non-zero when any
 # run fails.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +24,7 @@ trap stop_all EXIT
 input="$FERRY_ROOT/infra/examples/refresh-local.json"
 out="$FERRY_ROOT/.local/demo"
 mkdir -p "$out"
-rm -f "$out/result.json" "$out/promote-result.json"
+rm -f "$out/result.json" "$out/promote-result.json" "$out/sesam-plan-result.json" "$out/sesam-result.json"
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   ensure_aws_endpoint > "$out/endpoint.log" 2>&1
@@ -68,5 +73,84 @@ if [ -f "$out/promote-result.json" ]; then
 else
   echo "the promotion did not run to an end (see above)"
 fi
-[ "$status" -ne 0 ] && exit "$status"
-exit "$promote_status"
+
+# `git` with no system or user configuration and the demo's own identity.
+demo_git() {
+  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 \
+    GIT_AUTHOR_NAME="ferry demo" GIT_AUTHOR_EMAIL=demo@ferry.invalid \
+    GIT_COMMITTER_NAME="ferry demo" GIT_COMMITTER_EMAIL=demo@ferry.invalid git "$@"
+}
+
+echo
+echo "== promote: Sesam configuration in git (main) -> node prod, input infra/examples/promote-sesam-local.json"
+sesam_world="$FERRY_ROOT/infra/local/sesam-demo.json"
+cargo build --quiet --locked -p ferry-tests --bin sesam-sim --bin git-server
+bin="${CARGO_TARGET_DIR:-$FERRY_ROOT/target}/debug"
+port=$(free_port)
+start_bg "$bin/sesam-sim" --port "$port" > "$out/sesam-sim.log" 2>&1
+wait_port "$port"
+SESAM_URL="http://127.0.0.1:$port"
+git_root="$out/git"
+rm -rf "$git_root" "$out/git-work"
+mkdir -p "$git_root"
+git_token=$("$FERRY_PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["secrets"]["ferry/config-git-local"]["token"])' "$sesam_world")
+port=$(free_port)
+start_bg "$bin/git-server" --root "$git_root" --token "$git_token" --port "$port" > "$out/git-server.log" 2>&1
+wait_port "$port"
+GIT_URL="http://127.0.0.1:$port"
+demo_git init --quiet --bare --initial-branch=main "$git_root/sesam-config.git"
+cp -R "$FERRY_ROOT/infra/local/sesam-demo" "$out/git-work"
+demo_git -C "$out/git-work" init --quiet --initial-branch=main
+demo_git -C "$out/git-work" add -A
+demo_git -C "$out/git-work" commit --quiet -m "prod node configuration"
+demo_git -C "$out/git-work" push --quiet "$git_root/sesam-config.git" HEAD:refs/heads/main
+"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
+  --sesam "$sesam_world" --sesam-url "$SESAM_URL" > "$out/sesam-seed.log"
+"$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --capture-events
+commit=$(demo_git -C "$out/git-work" rev-parse --short=12 HEAD)
+echo "started git-server at $GIT_URL (token auth) serving sesam-config.git: infra/local/sesam-demo/ committed as $commit"
+echo "started the Sesam node simulator at $SESAM_URL with node prod; the node's JWT and the git token are in"
+echo "ferry's own account; ferry's events go to the queue ferry-events-local (logs: .local/demo/sesam-sim.log,"
+echo ".local/demo/git-server.log)"
+sesam_plan="$out/promote-sesam-plan.json"
+sesam_apply="$out/promote-sesam.json"
+sed -e "s#\${GIT_URL}#$GIT_URL#g" -e "s#\${SESAM_URL}#$SESAM_URL#g" \
+  "$FERRY_ROOT/infra/examples/promote-sesam-local.json" > "$sesam_plan"
+"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
+  "$sesam_plan" "$sesam_apply"
+"$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --input "$sesam_plan" --sesam "$SESAM_URL" \
+  --snapshot "$out/sesam-before.json"
+
+echo
+echo "== Sesam plan (dry_run: true)"
+sesam_plan_status=0
+FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/sesam-plan-result.json" \
+  "$FERRY_ROOT/infra/local/run_local.sh" promote "$sesam_plan" || sesam_plan_status=$?
+echo
+echo "== the plan, read back from the artifact bucket, the events and the node"
+if [ -f "$out/sesam-plan-result.json" ]; then
+  "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --input "$sesam_plan" \
+    --result "$out/sesam-plan-result.json" --sesam "$SESAM_URL" --before "$out/sesam-before.json" \
+    --artifact-bucket "$FERRY_ARTIFACT_BUCKET"
+else
+  echo "the plan did not run to an end (see above)"
+fi
+
+echo
+echo "== Sesam apply (dry_run: false)"
+sesam_status=0
+FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/sesam-result.json" \
+  "$FERRY_ROOT/infra/local/run_local.sh" promote "$sesam_apply" || sesam_status=$?
+echo
+echo "== summary, read back from the node, the artifact bucket and the events"
+if [ -f "$out/sesam-result.json" ]; then
+  "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --input "$sesam_apply" \
+    --result "$out/sesam-result.json" --sesam "$SESAM_URL" --before "$out/sesam-before.json" \
+    --artifact-bucket "$FERRY_ARTIFACT_BUCKET"
+else
+  echo "the promotion did not run to an end (see above)"
+fi
+for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status"; do
+  [ "$code" -ne 0 ] && exit "$code"
+done
+exit 0

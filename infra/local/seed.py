@@ -8,11 +8,12 @@ consumers streams_test_blue (enabled) and streams_test_green (disabled), the dep
 efcms-deploy-test, the bucket test-documents.
 ferry's own account (123456789012): the masking key secret ferry/masking-key.
 
-Re-running is safe: what exists is left as it is (a secret named by --spark gets the file's value).
+Re-running is safe: what exists is left as it is (a secret named by --spark or --sesam gets the
+file's value).
 
 Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
            [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
-           [--spark FILE [--spark-url URL]]
+           [--spark FILE [--spark-url URL]] [--sesam FILE [--sesam-url URL]]
 
 Worlds (each one the demo world above plus what it names; --world none seeds nothing):
   demo          the world above (the default)
@@ -36,6 +37,11 @@ Options that apply to any world:
                       arn:aws:secretsmanager:us-east-1:123456789012:secret:NAME finds them; with
                       --spark-url, FILE's "tenants" (spark-sim tenant seeds) are created in the
                       Spark ImpEx simulator at URL (emptied first with --reset)
+  --sesam FILE        a local Sesam world (infra/local/sesam-demo.json is the demo's): FILE's
+                      "secrets" (a node's {"jwt": ...}, a git remote's {"token": ...}) are stored in
+                      ferry's own account like --spark's; with --sesam-url, FILE's "nodes" (sesam-sim
+                      node seeds) are created in the Sesam node simulator at URL (emptied first with
+                      --reset)
 """
 
 import argparse
@@ -248,18 +254,24 @@ def post_json(url, body):
     urllib.request.urlopen(request, timeout=30).read()
 
 
-def spark_world(endpoint, path, spark_url, reset_first):
-    """Stores the world's secrets in ferry's own account and seeds its tenants in the simulator."""
-    with open(path, encoding="utf-8") as file:
-        world = json.load(file)
+def store_secrets(endpoint, values):
+    """Stores each secret (name -> JSON value or text) in ferry's own account; returns their ARNs."""
     secrets = clients(endpoint, None)("secretsmanager")
     arns = []
-    for name, value in sorted(world.get("secrets", {}).items()):
+    for name, value in sorted(values.items()):
         text = value if isinstance(value, str) else json.dumps(value)
         created = exists_ok(lambda: secrets.create_secret(Name=name, SecretString=text), "ResourceExistsException")
         if created is None:
             secrets.put_secret_value(SecretId=name, SecretString=text)
         arns.append(secrets.describe_secret(SecretId=name)["ARN"])
+    return arns
+
+
+def spark_world(endpoint, path, spark_url, reset_first):
+    """Stores the world's secrets in ferry's own account and seeds its tenants in the simulator."""
+    with open(path, encoding="utf-8") as file:
+        world = json.load(file)
+    arns = store_secrets(endpoint, world.get("secrets", {}))
     tenants = world.get("tenants", [])
     if spark_url:
         if reset_first:
@@ -269,6 +281,22 @@ def spark_world(endpoint, path, spark_url, reset_first):
     print(f"seeded {len(arns)} Spark auth secret(s) in 123456789012"
           + (f" ({', '.join(arns)})" if arns else "")
           + (f" and tenant(s) {', '.join(t['name'] for t in tenants)} at {spark_url}" if spark_url and tenants else ""))
+
+
+def sesam_world(endpoint, path, sesam_url, reset_first):
+    """Stores the world's secrets in ferry's own account and seeds its nodes in the Sesam simulator."""
+    with open(path, encoding="utf-8") as file:
+        world = json.load(file)
+    arns = store_secrets(endpoint, world.get("secrets", {}))
+    nodes = world.get("nodes", [])
+    if sesam_url:
+        if reset_first:
+            post_json(f"{sesam_url}/_sim/reset", {})
+        for node in nodes:
+            post_json(f"{sesam_url}/_sim/nodes", node)
+    print(f"seeded {len(arns)} secret(s) for Sesam promotions in 123456789012"
+          + (f" ({', '.join(arns)})" if arns else "")
+          + (f" and node(s) {', '.join(n['name'] for n in nodes)} at {sesam_url}" if sesam_url and nodes else ""))
 
 
 def glue_progression(endpoint, reads):
@@ -296,9 +324,13 @@ def main():
     parser.add_argument("--artifact-bucket", metavar="NAME")
     parser.add_argument("--spark", metavar="FILE")
     parser.add_argument("--spark-url", metavar="URL")
+    parser.add_argument("--sesam", metavar="FILE")
+    parser.add_argument("--sesam-url", metavar="URL")
     args = parser.parse_args()
     if args.spark_url and not args.spark:
         parser.error("--spark-url needs --spark FILE")
+    if args.sesam_url and not args.sesam:
+        parser.error("--sesam-url needs --sesam FILE")
     if args.reset:
         reset(args.endpoint)
     if args.glue_polls is not None:
@@ -318,6 +350,8 @@ def main():
         exists_ok(lambda: own_s3.create_bucket(Bucket=args.artifact_bucket), "BucketAlreadyOwnedByYou")
     if args.spark:
         spark_world(args.endpoint, args.spark, args.spark_url, args.reset)
+    if args.sesam:
+        sesam_world(args.endpoint, args.sesam, args.sesam_url, args.reset)
     if args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket:
         print(f"seeded world '{args.world}'"
               + (", Glue runs fail" if args.glue_fails else "")

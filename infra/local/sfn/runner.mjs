@@ -1,7 +1,8 @@
 // Runs one of ferry's state machines (infra/statemachines/<machine>.asl.json) locally with
 // aws-local-stepfunctions: every Task is forwarded to the functions served by `cargo lambda watch`
-// over the Lambda Invoke API, Waits and retry pauses are shortened, and the execution's events are
-// reported as they happen. Shared by the `run.mjs` command and the flow tests.
+// over the Lambda Invoke API, Waits and retry pauses are shortened, Choice type tests against false
+// are rewritten around an engine bug (negateFalseTypeTests), and the execution's events are reported
+// as they happen. Shared by the `run.mjs` command and the flow tests.
 
 import { readFileSync, existsSync } from 'node:fs';
 import { request } from 'node:http';
@@ -76,6 +77,25 @@ export function allStates(definition) {
     throw new Error(`state names must be unique across the whole definition: ${[...new Set(twice)].join(', ')}`);
   }
   return found;
+}
+
+/** The Choice rule operators that test a value's type or presence. */
+const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
+
+/**
+ * A Choice rule with every type test against `false` (`"IsNull": false`) written as the negation of
+ * the same test against `true`, which is what Step Functions means by it. aws-local-stepfunctions
+ * 3.0.0 evaluates a type test against `false` as never matching (`IsNull && value === null`), so
+ * `{"Variable": "$.x", "IsNull": false}` would never match a present, non-null `$.x`.
+ */
+export function negateFalseTypeTests(rule) {
+  if (Array.isArray(rule.And)) return { ...rule, And: rule.And.map(negateFalseTypeTests) };
+  if (Array.isArray(rule.Or)) return { ...rule, Or: rule.Or.map(negateFalseTypeTests) };
+  if (rule.Not) return { ...rule, Not: negateFalseTypeTests(rule.Not) };
+  const test = TYPE_TESTS.find((name) => rule[name] === false);
+  if (!test) return rule;
+  const { Next, ...condition } = rule;
+  return { Not: { ...condition, [test]: true }, ...(Next === undefined ? {} : { Next }) };
 }
 
 /** An error a function returned; `name` is its errorType so Retry and Catch match on it. */
@@ -258,6 +278,7 @@ export async function runMachine({
         return call;
       };
     }
+    if (state.Type === 'Choice') state.Choices = state.Choices.map(negateFalseTypeTests);
     if (fastWaits && state.Type === 'Wait') waitTimeOverrides[name] = FAST_WAIT_MS;
     if (fastWaits && state.Retry) retryIntervalOverrides[name] = FAST_WAIT_MS;
   }

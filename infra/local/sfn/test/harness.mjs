@@ -1,12 +1,14 @@
 // What the flow tests share: the local AWS endpoint, `cargo lambda watch` serving the functions,
-// the Spark ImpEx simulator (spark-sim), the worlds seeded by infra/local/seed.py, and the facts
-// infra/local/summary.py and infra/local/promote_summary.py read back.
+// the Spark ImpEx simulator (spark-sim), the Sesam node simulator (sesam-sim), a git server with
+// token auth (git-server) and the repositories committed to it with the `git` command line, the
+// worlds seeded by infra/local/seed.py, and the facts infra/local/summary.py,
+// infra/local/promote_summary.py and infra/local/sesam_summary.py read back.
 // Every server listens on 127.0.0.1 and is stopped after the tests (or when this process exits).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { loadDefinition, ROOT, runMachine, warmUp } from '../runner.mjs';
 
 export const PYTHON = process.env.FERRY_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
@@ -152,30 +154,42 @@ export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functio
   return { url, log: watch.log, stop: () => stopGroup(watch.pid) };
 }
 
-/**
- * The Spark ImpEx simulator (target/debug/spark-sim, built here) on a free port of 127.0.0.1, in
- * its own process group, ready. It also ends when this process does (its standard input closes).
- * Returns its origin and a client of its control API (`/_sim`).
- */
-export async function startSparkSim() {
-  // Its own build: `--bin` would limit a build of several packages to that binary.
-  run('cargo', ['build', '--quiet', '--locked', '-p', 'ferry-tests', '--bin', 'spark-sim']);
-  const port = await freePort();
-  const server = startGroup(join(TARGET, 'debug', 'spark-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
-    { log: 'spark-sim.log', stdin: 'pipe' });
-  server.child.stdin.on('error', () => {});
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('spark-sim', async () => (await fetch(`${url}/health`)).ok, 60);
-  const call = async (method, path, body) => {
+/** A client of a simulator's control API (`/_sim`) at `url`; `name` labels its errors. */
+function controlClient(url, name) {
+  return async (method, path, body) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`spark-sim ${method} ${path}: HTTP ${res.status}: ${text}`);
+    if (!res.ok) throw new Error(`${name} ${method} ${path}: HTTP ${res.status}: ${text}`);
     return text === '' ? null : JSON.parse(text);
   };
+}
+
+/**
+ * Builds the test servers `bins` of the ferry-tests package (target/debug/<bin>) in one cargo run
+ * of their own (`--bin` would limit a build of several packages to those binaries).
+ */
+function buildTestBins(...bins) {
+  run('cargo', ['build', '--quiet', '--locked', '-p', 'ferry-tests', ...bins.flatMap((b) => ['--bin', b])]);
+}
+
+/**
+ * The Spark ImpEx simulator (target/debug/spark-sim, built here) on a free port of 127.0.0.1, in
+ * its own process group, ready. It also ends when this process does (its standard input closes).
+ * Returns its origin and a client of its control API (`/_sim`).
+ */
+export async function startSparkSim() {
+  buildTestBins('spark-sim');
+  const port = await freePort();
+  const server = startGroup(join(TARGET, 'debug', 'spark-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
+    { log: 'spark-sim.log', stdin: 'pipe' });
+  server.child.stdin.on('error', () => {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('spark-sim', async () => (await fetch(`${url}/health`)).ok, 60);
+  const call = controlClient(url, 'spark-sim');
   return {
     url,
     log: server.log,
@@ -212,6 +226,154 @@ export function seedSpark(endpointUrl, sim, world) {
 /** The ARN a promote input gives the secret `name` seeded by seedSpark. */
 export function secretArn(name) {
   return `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}`;
+}
+
+/**
+ * The Sesam node simulator (target/debug/sesam-sim, built here) on a free port of 127.0.0.1, in its
+ * own process group, ready; it also ends when this process does (its standard input closes).
+ * Returns its origin and a client of its control API (`/_sim`).
+ */
+export async function startSesamSim() {
+  buildTestBins('sesam-sim');
+  const port = await freePort();
+  const server = startGroup(join(TARGET, 'debug', 'sesam-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
+    { log: 'sesam-sim.log', stdin: 'pipe' });
+  server.child.stdin.on('error', () => {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('sesam-sim', async () => (await fetch(`${url}/health`)).ok, 60);
+  const call = controlClient(url, 'sesam-sim');
+  return {
+    url,
+    log: server.log,
+    /** `http://127.0.0.1:PORT/<node>/api`: what a promote input's `sesam.url` names. */
+    baseUrl: (node) => `${url}/${node}/api`,
+    /** Creates (or replaces) a node from a NodeSeed ({name, jwts, entities, env, secrets}). */
+    addNode: (seed) => call('POST', '/_sim/nodes', seed),
+    /** A node: entities ({_id, kind, config, is-valid-config, config-errors}), env, secret names. */
+    node: (name) => call('GET', `/_sim/nodes/${encodeURIComponent(name)}`),
+    /** Arms a fault, e.g. {fault: 'server_error', count: 1, method: 'PUT', path_prefix: '/pipes'}. */
+    fault: (name, fault) => call('POST', `/_sim/nodes/${encodeURIComponent(name)}/faults`, fault),
+    /** Every node API request answered so far: {node, method, path, query, status, auth}. */
+    requests: () => call('GET', '/_sim/requests'),
+    /** Drops every node and logged request. */
+    reset: () => call('POST', '/_sim/reset'),
+    stop: () => {
+      server.child.stdin.destroy();
+      stopGroup(server.pid);
+    },
+  };
+}
+
+/** `git` with no system or user configuration and a fixed identity, run in `dir`. */
+function gitCli(dir, args) {
+  const env = {
+    ...process.env,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Ferry Flow Tests',
+    GIT_AUTHOR_EMAIL: 'flow-tests@ferry.invalid',
+    GIT_COMMITTER_NAME: 'Ferry Flow Tests',
+    GIT_COMMITTER_EMAIL: 'flow-tests@ferry.invalid',
+  };
+  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) delete env[name];
+  return run('git', ['-C', dir, ...args], { env }).trim();
+}
+
+/**
+ * The test git server (target/debug/git-server, built here: git's own `http-backend` behind Basic
+ * auth whose password must be `token`) on a free port of 127.0.0.1, serving the bare repositories
+ * under LOGS/<name>/ (emptied here; its log is LOGS/<name>-server.log), in its own process group,
+ * ready; it also ends when this process does. Repositories are made with createGitRepo.
+ */
+export async function startGitServer(token, name = 'git') {
+  buildTestBins('git-server');
+  const root = join(SCRATCH, name);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const port = await freePort();
+  const server = startGroup(join(TARGET, 'debug', 'git-server'),
+    ['--root', root, '--token', token, '--port', String(port), '--exit-on-stdin-eof'],
+    { log: `${name}-server.log`, stdin: 'pipe' });
+  server.child.stdin.on('error', () => {});
+  const url = `http://127.0.0.1:${port}`;
+  // Anything without credentials is answered 401 once it serves.
+  await waitFor('git-server', async () => (await fetch(`${url}/`)).status === 401, 60);
+  return {
+    url,
+    root,
+    log: server.log,
+    /** `http://127.0.0.1:PORT/<name>.git`. */
+    repoUrl: (name) => `${url}/${name}.git`,
+    stop: () => {
+      server.child.stdin.destroy();
+      stopGroup(server.pid);
+    },
+  };
+}
+
+/**
+ * A new bare repository `<name>.git` (branch `main`) in the git server's root and a working copy in
+ * `<root>-work/<name>` that pushes to it through the file system. `commit(files, message)` writes
+ * `files` (path → text, written as is, or any other JSON value, written pretty-printed; null
+ * removes the file or folder), commits everything (even when nothing changed), pushes, and
+ * returns the commit id.
+ */
+export function createGitRepo(git, name) {
+  const bare = join(git.root, `${name}.git`);
+  const work = join(`${git.root}-work`, name);
+  rmSync(bare, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  gitCli(git.root, ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+  gitCli(work, ['init', '--quiet', '--initial-branch=main']);
+  return {
+    name,
+    url: git.repoUrl(name),
+    work,
+    commit(files, message) {
+      for (const [path, contents] of Object.entries(files)) {
+        const file = join(work, path);
+        if (contents === null) {
+          rmSync(file, { recursive: true, force: true });
+          continue;
+        }
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, typeof contents === 'string' ? contents : `${JSON.stringify(contents, null, 2)}\n`);
+      }
+      gitCli(work, ['add', '-A']);
+      gitCli(work, ['commit', '--quiet', '--allow-empty', '-m', message]);
+      gitCli(work, ['push', '--quiet', '--force', bare, 'HEAD:refs/heads/main']);
+      return gitCli(work, ['rev-parse', 'HEAD']);
+    },
+  };
+}
+
+/**
+ * Empties the endpoint and the Sesam simulator, creates the artifact bucket, stores the world's
+ * secrets in ferry's own account, seeds its nodes in the simulator (infra/local/seed.py --sesam)
+ * and sends ferry's EventBridge events to a queue that sesamFacts reads
+ * (infra/local/sesam_summary.py --capture-events). `world` is `{nodes: [NodeSeed], secrets: {name:
+ * value}}`; a secret `ferry/x` is found by secretArn('ferry/x').
+ */
+export function seedSesam(endpointUrl, sim, world) {
+  run(PYTHON, [join(ROOT, 'infra', 'local', 'seed.py'), '--endpoint', endpointUrl, '--reset', '--world', 'none',
+    '--artifact-bucket', 'ferry-artifacts', '--sesam', scratchJson('sesam-world', world), '--sesam-url', sim.url]);
+  run(PYTHON, [join(ROOT, 'infra', 'local', 'sesam_summary.py'), '--endpoint', endpointUrl, '--capture-events']);
+}
+
+/**
+ * What sesam_summary.py reads back after a Sesam promotion: the bundle, its `before/` snapshot and
+ * `plan.json` in the artifact bucket (every object with its size, sha256 and text, each set checked
+ * against its manifest), the run manifest, the run's EventBridge events (read from the queue
+ * seedSesam set up, and removed from it) and the target node from the simulator.
+ */
+export function sesamFacts(endpointUrl, sim, request, result) {
+  const args = [join(ROOT, 'infra', 'local', 'sesam_summary.py'), '--endpoint', endpointUrl, '--json',
+    '--sesam', sim.url, '--input', scratchJson('sesam-request', request),
+    '--result', scratchJson('sesam-result', { runId: result.runId, status: result.status, output: result.output,
+      error: result.error, cause: result.cause, durationMs: result.durationMs })];
+  return JSON.parse(run(PYTHON, args));
 }
 
 /** Empties the endpoint and seeds a world (see infra/local/seed.py for the worlds and options). */
