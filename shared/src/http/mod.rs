@@ -470,7 +470,7 @@ fn redact(mut text: String, sent: Option<&HeaderMap>) -> String {
     text
 }
 
-/// `text` cut to [`EXCERPT_CHARS`] characters, with `…` when cut.
+/// `text` cut to 300 characters, with `…` when cut (replies quoted in errors stay short).
 pub fn excerpt(text: &str) -> String {
     let mut chars = text.chars();
     let mut cut: String = chars.by_ref().take(EXCERPT_CHARS).collect();
