@@ -399,25 +399,36 @@ async fn bad_input_and_unbound_secrets_touch_nothing() {
 async fn no_secret_is_kept_in_the_bundle_or_the_plan() {
     let bed = bed().await;
     let run = unique("sesam-run");
-    let (_, bundle, plan) = bed.plan(&run).await;
+    let (request, bundle, plan) = bed.plan(&run).await;
     let session = bed.aws.session("fixtures");
     let s3 = session.own_s3();
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&bed.bucket)
-        .prefix(&bundle.prefix)
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<String> = listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_string))
-        .collect();
+    let list = || async {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&bed.bucket)
+            .prefix(&bundle.prefix)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect::<Vec<String>>()
+    };
+    let planned = list().await;
     assert!(
-        keys.iter().any(|k| k.ends_with("before/manifest.json")),
-        "{keys:?}"
+        !planned.iter().any(|k| k.contains("/before/")),
+        "a plan keeps no snapshot: {planned:?}"
     );
+    bed.apply(&run, &request, &bundle).await;
+    let keys = list().await;
+    for name in ["manifest.json", "entities.jsonl", "pipe/orders.json"] {
+        assert!(
+            keys.iter().any(|k| k.ends_with(&format!("before/{name}"))),
+            "{name} not in {keys:?}"
+        );
+    }
     assert!(keys.iter().any(|k| k.ends_with("/plan.json")), "{keys:?}");
     let mut all = serde_json::to_string(&plan).unwrap();
     for key in &keys {

@@ -251,7 +251,8 @@ pub struct DeclarativePlanOutput {
     pub protected: Vec<String>,
     /// `s3://…/plan.json`: the whole plan.
     pub plan: String,
-    /// `s3://…/before/`: the target as it was before this run (the rollback source).
+    /// `s3://…/before/`: the target as it was before this run (the rollback source), kept by the
+    /// apply just before its first change; a dry run or a plan with nothing to do keeps none.
     pub before: String,
 }
 

@@ -1,8 +1,10 @@
 //! Entity sets in the artifact bucket: one canonical JSON document per entity under
-//! `<prefix><kind>/<id>.json`, and a `manifest.json` listing each file's kind, identity and sha256
-//! (plus who made it and from where). A run's bundle is the source's set; its `before/` set is the
-//! target's snapshot. Loading checks every file against the manifest, so a set edited after it was
-//! stored is never applied.
+//! `<prefix><kind>/<id>.json` (for people: readable, diffable), the same entities packed one per
+//! line in `<prefix>entities.jsonl` (for ferry: a set loads in one request, not one per entity),
+//! and a `manifest.json` listing each file's kind, identity and sha256 and the packed file's
+//! sha256 (plus who made it and from where). A run's bundle is the source's set; its `before/` set
+//! is the target's snapshot. Loading checks the packed file against the manifest and every packed
+//! entity against its file's recorded sha256, so a set edited after it was stored is never applied.
 
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,25 @@ impl StoredSet {
     pub fn uri(&self) -> String {
         uri(&self.bucket, &self.prefix)
     }
+}
+
+/// The packed file of a set: every entity, one JSON object per line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackedFile {
+    /// Object key: `<prefix>entities.jsonl`.
+    pub key: String,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// One line of the packed file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackedEntity {
+    kind: String,
+    id: String,
+    body: Value,
 }
 
 /// One file of a set, as the manifest lists it.
@@ -82,7 +103,26 @@ fn key_of(prefix: &str, entity: &Entity) -> String {
     )
 }
 
-/// Writes every entity and then the manifest (`about` is merged into it: source, run, time).
+/// The bytes of an entity's own file: its body, pretty-printed, with a final newline.
+fn file_bytes(body: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The packed file's bytes: one compact JSON object per entity and line, in the set's order.
+fn packed_bytes(entities: &[Entity]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entity in entities {
+        let line = json!({"kind": entity.kind, "id": entity.id, "body": entity.body});
+        bytes.extend(serde_json::to_vec(&line).unwrap_or_default());
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// Writes every entity, the packed file and then the manifest (`about` is merged into it: source,
+/// run, time).
 pub async fn save(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -93,8 +133,7 @@ pub async fn save(
     let files: Vec<(EntityFile, Vec<u8>)> = entities
         .iter()
         .map(|entity| {
-            let mut bytes = serde_json::to_vec_pretty(&entity.body).unwrap_or_default();
-            bytes.push(b'\n');
+            let bytes = file_bytes(&entity.body);
             let file = EntityFile {
                 kind: entity.kind.clone(),
                 id: entity.id.clone(),
@@ -110,8 +149,14 @@ pub async fn save(
     .buffer_unordered(CONCURRENCY)
     .try_collect::<Vec<()>>()
     .await?;
+    let packed_body = packed_bytes(entities);
+    let packed = PackedFile {
+        key: format!("{prefix}entities.jsonl"),
+        sha256: sha256_hex(&packed_body),
+    };
+    put_bytes(s3, bucket, &packed.key, "application/jsonl", packed_body).await?;
     let listed: Vec<EntityFile> = files.into_iter().map(|(file, _)| file).collect();
-    let mut manifest = json!({"entities": listed.len(), "files": listed});
+    let mut manifest = json!({"entities": listed.len(), "files": listed, "packed": packed});
     if let (Some(target), Value::Object(extra)) = (manifest.as_object_mut(), about) {
         target.extend(extra);
     }
@@ -190,24 +235,70 @@ pub async fn load(
             &format!("lists {} outside the set's own keys", stray.key),
         ));
     }
-    let entities = futures::stream::iter(files.into_iter().map(|file| async move {
-        let bytes = get_bytes(s3, bucket, &file.key).await?;
-        let actual = sha256_hex(&bytes);
-        if actual != file.sha256 {
-            return Err(changed(
-                bucket,
-                &file.key,
-                &format!("has sha256 {actual}, the manifest records {}", file.sha256),
+    let packed: PackedFile = serde_json::from_value(manifest["packed"].clone()).map_err(|e| {
+        changed(
+            bucket,
+            &manifest_key,
+            &format!("names no packed file ({e})"),
+        )
+    })?;
+    if packed.key != format!("{prefix}entities.jsonl") {
+        return Err(changed(
+            bucket,
+            &manifest_key,
+            &format!("names {} as the packed file, outside the set", packed.key),
+        ));
+    }
+    let bytes = get_bytes(s3, bucket, &packed.key).await?;
+    let actual = sha256_hex(&bytes);
+    if actual != packed.sha256 {
+        return Err(changed(
+            bucket,
+            &packed.key,
+            &format!(
+                "has sha256 {actual}, the manifest records {}",
+                packed.sha256
+            ),
+        ));
+    }
+    let entities =
+        unpack(&bytes, &files).map_err(|problem| changed(bucket, &packed.key, &problem))?;
+    Ok((entities, manifest))
+}
+
+/// The packed entities, each checked against its own file's sha256 in the manifest (same kind and
+/// identity, in the same order).
+fn unpack(bytes: &[u8], files: &[EntityFile]) -> Result<Vec<Entity>, String> {
+    let mut entities = Vec::with_capacity(files.len());
+    let mut lines = bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty());
+    for file in files {
+        let line = lines
+            .next()
+            .ok_or_else(|| format!("ends before {}/{}", file.kind, file.id))?;
+        let packed: PackedEntity = serde_json::from_slice(line)
+            .map_err(|e| format!("holds a line that is not an entity ({e})"))?;
+        if packed.kind != file.kind || packed.id != file.id {
+            return Err(format!(
+                "holds {}/{} where the manifest lists {}/{}",
+                packed.kind, packed.id, file.kind, file.id
             ));
         }
-        let body: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| changed(bucket, &file.key, &format!("is not JSON ({e})")))?;
-        Ok(Entity::new(file.kind, file.id, &body))
-    }))
-    .buffered(CONCURRENCY)
-    .try_collect::<Vec<Entity>>()
-    .await?;
-    Ok((entities, manifest))
+        let sha256 = sha256_hex(&file_bytes(&packed.body));
+        if sha256 != file.sha256 {
+            return Err(format!(
+                "holds {}/{} with sha256 {sha256}, the manifest records {}",
+                file.kind, file.id, file.sha256
+            ));
+        }
+        entities.push(Entity::new(packed.kind, packed.id, &packed.body));
+    }
+    match lines.next() {
+        Some(_) => Err(format!(
+            "holds more than the {} entities the manifest lists",
+            files.len()
+        )),
+        None => Ok(entities),
+    }
 }
 
 fn changed(bucket: &str, key: &str, problem: &str) -> TaskError {
@@ -233,6 +324,55 @@ mod tests {
                 .starts_with("invalid input (1 problem): source.bundle:")
         );
         assert!(parse_uri("https://x/y", "source.bundle").is_err());
+    }
+
+    fn listed(entities: &[Entity]) -> Vec<EntityFile> {
+        entities
+            .iter()
+            .map(|e| EntityFile {
+                kind: e.kind.clone(),
+                id: e.id.clone(),
+                key: key_of("p/", e),
+                sha256: sha256_hex(&file_bytes(&e.body)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_packed_set_reads_back_as_stored_and_refuses_any_edit() {
+        let entities = vec![
+            Entity::new(
+                "system",
+                "crm",
+                &json!({"_id": "crm", "type": "system:rest", "n": 1.5}),
+            ),
+            Entity::new(
+                "pipe",
+                "orders",
+                &json!({"_id": "orders", "source": {"system": "crm"}}),
+            ),
+        ];
+        let files = listed(&entities);
+        let packed = packed_bytes(&entities);
+        assert_eq!(unpack(&packed, &files).unwrap(), entities);
+
+        let text = String::from_utf8(packed.clone()).unwrap();
+        let edited = text.replace("\"crm\"}}", "\"erp\"}}");
+        assert_ne!(edited, text);
+        let err = unpack(edited.as_bytes(), &files).unwrap_err();
+        assert!(err.starts_with("holds pipe/orders with sha256"), "{err}");
+
+        let swapped: String = text.lines().rev().map(|l| format!("{l}\n")).collect();
+        let err = unpack(swapped.as_bytes(), &files).unwrap_err();
+        assert_eq!(err, "holds pipe/orders where the manifest lists system/crm");
+
+        let short = text.lines().next().unwrap();
+        assert_eq!(
+            unpack(short.as_bytes(), &files).unwrap_err(),
+            "ends before pipe/orders"
+        );
+        let err = unpack(&packed, &files[..1]).unwrap_err();
+        assert_eq!(err, "holds more than the 1 entities the manifest lists");
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //!
 //! - `export`: read the desired state (the source, or a stored bundle for a rollback) and keep it
 //!   as the run's bundle, `bundles/<platform>/<run>/`.
-//! - `plan`: read the target, keep it once as `…/<run>/before/` (the rollback source), plan with
-//!   the guards, keep the whole plan as `…/<run>/plan.json`, and return a summary small enough for
-//!   a state's payload.
+//! - `plan`: read the target, plan with the guards, keep the whole plan as `…/<run>/plan.json`,
+//!   and return a summary small enough for a state's payload. A plan writes nothing else, so an
+//!   hourly drift check stores one small file.
 //! - `apply`: plan again from the same bundle (the guards are checked again, and a re-run after a
-//!   partial apply does only what is left), then apply change by change.
+//!   partial apply does only what is left), keep the target once as `…/<run>/before/` (the
+//!   rollback source) just before the first change, then apply change by change.
 //! - `verify`: plan again; anything left to do fails the run, naming it.
 //!
 //! This module is the only place that picks a connector by platform.
@@ -195,7 +196,7 @@ fn plan_key(bundle: &Bundle) -> String {
     format!("{}plan.json", bundle.prefix)
 }
 
-/// Snapshots the target, plans, keeps the whole plan; returns its summary.
+/// Plans and keeps the whole plan; returns its summary.
 pub async fn plan(
     session: &Session,
     request: &PromoteRequest,
@@ -203,15 +204,6 @@ pub async fn plan(
 ) -> Result<DeclarativePlanOutput, TaskError> {
     let sides = sides(session, request, bundle).await?;
     let s3 = session.own_s3();
-    let before = format!("{}before/", bundle.prefix);
-    if !store::exists(&s3, &bundle.bucket, &before).await? {
-        let about = json!({
-            "platform": request.platform,
-            "created_at": format_rfc3339(unix_now()),
-            "source": {"name": request.target.name, "origin": {"snapshot_of": request.target.name}},
-        });
-        store::save(&s3, &bundle.bucket, &before, &sides.current_entities, about).await?;
-    }
     let plan = declarative::draft(
         &sides.connector.kinds(),
         &sides.desired,
@@ -232,8 +224,35 @@ pub async fn plan(
         plan,
         sides.origin,
         uri(&bundle.bucket, &plan_key),
-        uri(&bundle.bucket, &before),
+        uri(&bundle.bucket, &before_prefix(bundle)),
     ))
+}
+
+/// `bundles/<platform>/<run>/before/`.
+fn before_prefix(bundle: &Bundle) -> String {
+    format!("{}before/", bundle.prefix)
+}
+
+/// Keeps the target as it is now as the run's `before/` set, once per run: the first apply call
+/// takes it just before its first change, and later calls of the same run find it there.
+async fn snapshot(
+    session: &Session,
+    request: &PromoteRequest,
+    bundle: &Bundle,
+    current: &[Entity],
+) -> Result<(), TaskError> {
+    let s3 = session.own_s3();
+    let before = before_prefix(bundle);
+    if store::exists(&s3, &bundle.bucket, &before).await? {
+        return Ok(());
+    }
+    let about = json!({
+        "platform": request.platform,
+        "created_at": format_rfc3339(unix_now()),
+        "source": {"name": request.target.name, "origin": {"snapshot_of": request.target.name}},
+    });
+    store::save(&s3, &bundle.bucket, &before, current, about).await?;
+    Ok(())
 }
 
 fn summary(
@@ -298,6 +317,7 @@ pub async fn apply(
             unshown.join(", ")
         )));
     }
+    snapshot(session, request, bundle, &sides.current_entities).await?;
     let applied = declarative::apply::apply(
         &sides.connector,
         &sides.connector.kinds(),
