@@ -23,7 +23,16 @@ What it does:
 2. ``replace`` only: clears the target table (see :func:`clear_segment` for the trade-off).
 3. Reads the source with Glue's DynamoDB connector in ``dynamodb.splits`` parallel segments, masks
    every record with ``ferry_masking`` (plain-value form: the connector gives records as dicts and
-   lists), and writes them with the connector through ``dynamodb.sts.roleArn``.
+   lists), keeps one record per target key (see :func:`one_per_target_key`), and writes them with
+   the connector through ``dynamodb.sts.roleArn``.
+
+Masked-key collisions: masking lower-cases addresses, so source keys that differ only in case
+(``user-email|Alice@x``, ``user-email|alice@x``) become one target key. Written as they come, two
+such records in one batch make DynamoDB refuse the batch (and the job) on every re-run, and in two
+batches the last one silently wins. Records whose key holds a masked address are therefore grouped
+by target key before the write; the record whose encoded form sorts first is kept (the same one on
+every run), the others are counted and the first masked keys logged. The log names target keys
+only, which are masked; no source value is ever logged.
 
 Type fidelity: Glue's DynamoDB connector has no set type, so string, number and binary sets
 arrive as lists and are written back as lists (``L``). ferry's ``copy-table`` engine (a Lambda that
@@ -33,6 +42,8 @@ Everything but :func:`main` is plain Python, tested without Spark (``infra/glue/
 ``ferry_masking.py`` is shipped next to this script with ``--extra-py-files``.
 """
 
+import base64
+import decimal
 import json
 import re
 import sys
@@ -48,6 +59,8 @@ DEFAULT_WORKERS = 10
 DEFAULT_WORKER_TYPE = "G.1X"
 #: Retries of a throttled batch write inside Glue's DynamoDB writer (the connector's default is 10).
 WRITE_RETRIES = 30
+#: Masked target keys the job names in its log when records collide on them.
+COLLIDED_KEYS_SHOWN = 10
 #: Spark task slots per executor, by worker type (Glue 3.0 and later: one per vCPU).
 SLOTS_PER_EXECUTOR = {"G.1X": 4, "G.2X": 8, "G.4X": 16, "G.8X": 32}
 
@@ -424,6 +437,114 @@ def _process_masker(rules_json, default_region):
     return masker
 
 
+# -- masked-key collisions: one record per target key ---------------------------------------------
+
+
+def encode_value(value):
+    """A JSON-ready form of a plain record value that :func:`decode_value` turns back into an equal
+    value of the same type. Glue's records hold ``str``, ``int``, ``float``, ``Decimal``, ``bool``,
+    ``None``, ``bytes``/``bytearray``, lists, tuples, sets and dicts; JSON has no form for some of
+    them, so those are tagged (``{"$bytes": base64}``, ``{"$map": {...}}``, ...)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, (bytes, bytearray)):
+        tag = "$bytearray" if isinstance(value, bytearray) else "$bytes"
+        return {tag: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {"$map": {name: encode_value(child) for name, child in value.items()}}
+    if isinstance(value, list):
+        return [encode_value(child) for child in value]
+    if isinstance(value, tuple):
+        return {"$tuple": [encode_value(child) for child in value]}
+    if isinstance(value, (set, frozenset)):
+        tag = "$frozenset" if isinstance(value, frozenset) else "$set"
+        return {tag: [encode_value(child) for child in sorted(value, key=repr)]}
+    raise TypeError(f"a record value of type {type(value).__name__} has no encoded form")
+
+
+_DECODERS = {
+    "$decimal": decimal.Decimal,
+    "$bytes": lambda text: base64.b64decode(text),
+    "$bytearray": lambda text: bytearray(base64.b64decode(text)),
+    "$map": lambda children: {name: decode_value(child) for name, child in children.items()},
+    "$tuple": lambda children: tuple(decode_value(child) for child in children),
+    "$set": lambda children: {decode_value(child) for child in children},
+    "$frozenset": lambda children: frozenset(decode_value(child) for child in children),
+}
+
+
+def decode_value(value):
+    """The value :func:`encode_value` encoded."""
+    if isinstance(value, list):
+        return [decode_value(child) for child in value]
+    if not isinstance(value, dict):
+        return value
+    ((tag, inner),) = value.items()
+    return _DECODERS[tag](inner)
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class KeyedRecord:
+    """``Map.apply`` function after masking: one record as three plain columns, ``__key`` (its
+    target key), ``__guard`` (the key holds a masked address, so other records may share it) and
+    ``__record`` (the whole record, encoded). With only these columns the frame can go through a
+    Spark DataFrame for the grouping without Spark re-typing any attribute. Picklable."""
+
+    def __init__(self, key_names, domain):
+        self.key_names = list(key_names)
+        self.at_domain = "@" + ferry_masking.ascii_lower(domain)
+        self.__name__ = "keyed_record"  # for Spark and Glue code that names the function it runs
+
+    def __call__(self, record):
+        key = {name: encode_value(record.get(name)) for name in self.key_names}
+        guard = any(
+            isinstance(record.get(name), str) and self.at_domain in ferry_masking.ascii_lower(record[name])
+            for name in self.key_names
+        )
+        return {"__key": _canonical(key), "__guard": guard, "__record": _canonical(encode_value(record))}
+
+
+def record_of(row):
+    """``Map.apply`` function: the record a :class:`KeyedRecord` row carries, as it was."""
+    return decode_value(json.loads(row["__record"]))
+
+
+def one_per_target_key(glue, frame, names, domain):  # pragma: no cover - needs Spark
+    """Keeps one record per target key among records whose key holds a masked address (the one
+    whose encoded form sorts first); returns ``(frame, records dropped, first masked keys)``.
+    Records whose key holds no masked address are unique already (source keys are) and are not
+    shuffled. The encoded frame is persisted, so the source is read once."""
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.transforms import Map
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    rows = Map.apply(frame=frame, f=KeyedRecord(names, domain)).toDF()
+    if "__guard" not in rows.columns:  # an empty source
+        return frame, 0, []
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    first = Window.partitionBy("__key").orderBy("__record")
+    ranked = rows.filter(F.col("__guard")).withColumn("__n", F.row_number().over(first))
+    dropped = ranked.filter(F.col("__n") > 1)
+    count = dropped.count()
+    shown = [
+        row["__key"]
+        for row in dropped.select("__key").distinct().orderBy("__key").limit(COLLIDED_KEYS_SHOWN).collect()
+    ]
+    kept = (
+        rows.filter(~F.col("__guard"))
+        .select("__record")
+        .unionByName(ranked.filter(F.col("__n") == 1).select("__record"))
+    )
+    return Map.apply(frame=DynamicFrame.fromDF(kept, glue, "one_per_target_key"), f=record_of), count, shown
+
+
 def rules_json(rules):
     """The canonical JSON of validated masking rules (the key of the per-process masker cache)."""
     return json.dumps(
@@ -470,8 +591,8 @@ def main(argv):  # pragma: no cover - needs a Glue runtime
         f" masking {'on' if masker_json else 'off'}"
     )
 
+    names = key_names(target.client("dynamodb").describe_table(TableName=args.target_table))
     if args.copy_mode == "replace":
-        names = key_names(target.client("dynamodb").describe_table(TableName=args.target_table))
         deleted = sc.accumulator(0)
         sc.parallelize(range(splits), splits).foreachPartition(
             _clear_partition(args, names, splits, deleted)
@@ -482,12 +603,19 @@ def main(argv):  # pragma: no cover - needs a Glue runtime
         connection_type="dynamodb", connection_options=source_options(args)
     )
     masked = sc.accumulator(0)
+    collisions, collided = 0, []
     if masker_json:
         frame = Map.apply(frame=frame, f=RecordMasker(masker_json, args.source_region, masked))
+        frame, collisions, collided = one_per_target_key(glue, frame, names, args.masking.domain)
     glue.write_dynamic_frame_from_options(
         frame=frame, connection_type="dynamodb", connection_options=sink_options(args)
     )
     log.info(f"copied {args.source_table} to {args.target_table}; {masked.value} string values masked")
+    if collisions:
+        log.warn(
+            f"{collisions} source items not written: another item had their masked target key (source"
+            f" keys that differ only in case); first keys: {', '.join(collided)}"
+        )
     job.commit()
 
 

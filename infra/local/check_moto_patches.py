@@ -333,8 +333,30 @@ def check_event_source_mappings(endpoint: str, table: str, stream_arn: str) -> N
         f"{time.monotonic() - started:.2f}s" + (f"; {code} {status}: {msg}" if code else ""),
     )
 
+    check_mapping_transitions(lam, uuid)
+
     deleted = lam.delete_event_source_mapping(UUID=uuid)
     info("ESM State returned by delete", deleted.get("State"))
+
+
+def check_mapping_transitions(lam: Any, uuid: str) -> None:
+    """Tags on a mapping, and a mapping tagged emu-settle-reads that takes reads to settle."""
+    arn = lam.get_event_source_mapping(UUID=uuid)["EventSourceMappingArn"]
+    lam.tag_resource(Resource=arn, Tags={"emu-settle-reads": "3", "ferry:paused-by": "run-1"})
+    tags = lam.list_tags(Resource=arn)["Tags"]
+    check(tags.get("ferry:paused-by") == "run-1", "ESM tags: TagResource then ListTags", tags)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    answered = lam.update_event_source_mapping(UUID=uuid, Enabled=False).get("State")
+    code, _, _ = error_of(lambda: lam.update_event_source_mapping(UUID=uuid, Enabled=True))
+    reads = [lam.get_event_source_mapping(UUID=uuid)["State"] for _ in range(3)]
+    check(
+        [answered, code, *reads]
+        == ["Disabling", "ResourceInUseException", "Disabling", "Disabling", "Disabled"],
+        "ESM tagged emu-settle-reads=3: Disabling for 3 answers, busy meanwhile, then Disabled",
+        f"{answered} / {code} / {reads}",
+    )
+    lam.untag_resource(Resource=arn, TagKeys=["emu-settle-reads", "ferry:paused-by"])
+    check(lam.list_tags(Resource=arn)["Tags"] == {}, "ESM tags: UntagResource")
 
 
 def set_glue_transition(endpoint: str, times: int | None) -> None:

@@ -15,7 +15,7 @@ input=${2:?usage: invoke.sh FUNCTION INPUT_FILE}
 [ -d "$FERRY_ROOT/functions/$function_name" ] || { echo "no function '$function_name' in functions/" >&2; exit 2; }
 
 ensure_aws_endpoint
-export FERRY_PROTECTED_ACCOUNT_IDS=${FERRY_PROTECTED_ACCOUNT_IDS-111111111111}
+export FERRY_PROTECTED_ACCOUNT_IDS=${FERRY_PROTECTED_ACCOUNT_IDS:-111111111111}
 
 payload=$(mktemp)
 "$FERRY_PY" - "$function_name" "$input" "$payload" <<'PY'

@@ -53,6 +53,15 @@ What is changed compared to a stock ``moto_server``:
    and the records are then dropped from the shard.  Here records are kept in
    the shard (``GetRecords`` sees them) and never delivered: the consumers in
    ferry's local worlds are stand-ins whose mappings ferry pauses and resumes.
+
+5. Lambda event source mappings that take time to settle
+   Stock moto switches a mapping between Enabled and Disabled at once.  A
+   mapping tagged ``emu-settle-reads`` = N instead answers ``Disabling`` (or
+   ``Enabling``) after an ``UpdateEventSourceMapping`` that changes
+   ``Enabled``: the update's own answer and the next N - 1 reads of it say so,
+   and then the settled state.  While it is moving, an update is refused with
+   ``ResourceInUseException``, as Lambda does.  Untagged mappings are
+   untouched.
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ DEFAULT_INJECTED_ERROR = "Injected failure"
 INJECTABLE_FINAL_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED"})
 
 _INVALID_PARAMS = "One or more parameter values were invalid: "
+
+SETTLE_READS_TAG = "emu-settle-reads"
 
 # Taken before the (slow) moto imports, so a parent that dies during start-up
 # is still noticed.
@@ -240,6 +251,42 @@ def _patch_stream_delivery() -> None:
     StreamShard.add = add
 
 
+def _patch_mapping_transitions() -> None:
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+
+    stock_update = LambdaBackend.update_event_source_mapping
+    stock_configuration = EventSourceMapping.get_configuration
+
+    def update_event_source_mapping(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
+        esm = self.get_event_source_mapping(uuid)
+        moving = getattr(esm, "emu_transition", None)
+        if moving:
+            raise LambdaClientError(
+                "ResourceInUseException",
+                f"Cannot update the event source mapping {uuid}: it is in state {moving[0]}",
+            )
+        before = esm.enabled if esm is not None else None
+        result = stock_update(self, uuid, spec)
+        reads = int((esm.tags if esm is not None else {}).get(SETTLE_READS_TAG, "0") or 0)
+        if esm is not None and reads > 0 and esm.enabled != before:
+            esm.emu_transition = ["Enabling" if esm.enabled else "Disabling", reads]
+        return result
+
+    def get_configuration(self: Any) -> dict[str, Any]:
+        config = stock_configuration(self)
+        moving = getattr(self, "emu_transition", None)
+        if moving:
+            config["State"] = moving[0]
+            moving[1] -= 1
+            if moving[1] <= 0:
+                self.emu_transition = None
+        return config
+
+    LambdaBackend.update_event_source_mapping = update_event_source_mapping
+    EventSourceMapping.get_configuration = get_configuration
+
+
 def apply_patches() -> None:
     try:
         from importlib.metadata import version
@@ -255,6 +302,7 @@ def apply_patches() -> None:
     _patch_dynamodb_streams()
     _patch_glue_job_runs()
     _patch_stream_delivery()
+    _patch_mapping_transitions()
 
 
 def main(argv: list[str] | None = None) -> None:

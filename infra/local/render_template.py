@@ -47,7 +47,11 @@ def prepare(template):
         if resource.get("Type") == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             text = (ROOT / props.pop("DefinitionUri")).read_text()
             for name in props.pop("DefinitionSubstitutions", {}):
-                dummy = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                dummy = (
+                    f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+                    if name.endswith("StateMachineArn")
+                    else f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                )
                 text = text.replace("${" + name + "}", dummy)
             props["Definition"] = json.loads(text)
         if resource.get("Type") == "AWS::Serverless::Function":

@@ -209,6 +209,29 @@ fn join_problems(problems: &[FieldProblem]) -> String {
 }
 
 impl TaskError {
+    /// Edits the resource and detail of a failed AWS call; any other error passes unchanged.
+    pub fn reword(self, edit: impl FnOnce(&mut String, &mut String)) -> TaskError {
+        match self {
+            TaskError::Aws {
+                operation,
+                mut resource,
+                failure,
+                mut detail,
+                source,
+            } => {
+                edit(&mut resource, &mut detail);
+                TaskError::Aws {
+                    operation,
+                    resource,
+                    failure,
+                    detail,
+                    source,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The stable name the state machines' `Retry`/`Catch` match on.
     pub fn error_type(&self) -> &'static str {
         match self {

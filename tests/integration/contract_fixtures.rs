@@ -41,6 +41,22 @@ fn preflight_payloads() {
     let plan: Plan = round_trip("preflight.output.json");
     assert_eq!(plan.tables.len(), request.tables.len());
     assert_eq!(plan.masking, request.masking);
+    // The worst case in the fixture is what preflight computes for it.
+    let input_bytes = serde_json::to_vec(&input.request).unwrap().len() as u64;
+    let computed = shared::tasks::limits::check(
+        &Plan {
+            limits: Default::default(),
+            ..plan.clone()
+        },
+        input_bytes,
+    )
+    .expect("the fixture plan is within the limits");
+    assert_eq!(
+        plan.limits,
+        computed,
+        "{}",
+        serde_json::to_string(&computed).unwrap()
+    );
 }
 
 #[test]
@@ -52,7 +68,21 @@ fn setup_deploy_table_payloads() {
 #[test]
 fn toggle_streams_payloads() {
     round_trip::<ToggleStreamsInput>("toggle-streams.input.json");
-    round_trip::<ToggleStreamsOutput>("toggle-streams.output.json");
+    let output: ToggleStreamsOutput = round_trip("toggle-streams.output.json");
+    let mut listed: Vec<&str> = output
+        .reached
+        .iter()
+        .map(String::as_str)
+        .chain(output.pending.iter().map(|n| n.mapping_id.as_str()))
+        .chain(output.failed.iter().map(|n| n.mapping_id.as_str()))
+        .collect();
+    listed.sort_unstable();
+    let shared::contract::JobHandle::Mappings { mapping_ids, .. } = &output.job else {
+        panic!("a mappings handle")
+    };
+    let mut asked: Vec<&str> = mapping_ids.iter().map(String::as_str).collect();
+    asked.sort_unstable();
+    assert_eq!(listed, asked, "every mapping is in exactly one list");
 }
 
 #[test]

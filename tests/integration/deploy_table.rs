@@ -71,7 +71,11 @@ async fn writes_one_typed_item_per_setting_and_returns_previous_values() {
     );
     assert_eq!(items["batch-size"], AttributeValue::N("25".into()));
 
-    let second = setup_deploy_table(&aws, &config(), input).await.unwrap();
+    let next_run = SetupDeployTableInput {
+        run_id: unique("run"),
+        ..input
+    };
+    let second = setup_deploy_table(&aws, &config(), next_run).await.unwrap();
     assert_eq!(
         t.scan_current(&table).await,
         items,
@@ -81,6 +85,64 @@ async fn writes_one_typed_item_per_setting_and_returns_previous_values() {
     assert_eq!(
         second.previous["batch-size"],
         Some(SettingValue::Number(25.into()))
+    );
+}
+
+#[tokio::test]
+async fn a_retried_run_reports_the_values_from_before_the_run_not_its_own() {
+    let aws = aws().await;
+    let session = aws.session("fixtures");
+    let t = Account {
+        session: &session,
+        env: test_env(),
+    };
+    let table = unique("efcms-deploy-test");
+    t.create_table(&table, false).await;
+    t.dynamodb()
+        .await
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("source-table-version".into()))
+        .item("sk", AttributeValue::S("source-table-version".into()))
+        .item("current", AttributeValue::S("beta".into()))
+        .send()
+        .await
+        .unwrap();
+    let input = SetupDeployTableInput {
+        run_id: unique("run"),
+        target: test_env(),
+        deploy_table: DeployTableSpec {
+            table: table.clone(),
+            settings: settings(),
+        },
+    };
+
+    let config = config();
+    let first = setup_deploy_table(&aws, &config, input.clone())
+        .await
+        .unwrap();
+    let (second, third) = tokio::join!(
+        setup_deploy_table(&aws, &config, input.clone()),
+        setup_deploy_table(&aws, &config, input.clone()),
+    );
+
+    let originals = BTreeMap::from([
+        ("batch-size".to_string(), None),
+        ("destination-table-version".to_string(), None),
+        ("migrate".to_string(), None),
+        (
+            "source-table-version".to_string(),
+            Some(SettingValue::Text("beta".into())),
+        ),
+    ]);
+    assert_eq!(first.previous, originals);
+    assert_eq!(second.unwrap().previous, originals, "a retry of the run");
+    assert_eq!(third.unwrap().previous, originals, "a concurrent retry");
+    let items = t.scan_current(&table).await;
+    assert_eq!(
+        items["source-table-version"],
+        AttributeValue::S("alpha".into()),
+        "the run's values are written"
     );
 }
 

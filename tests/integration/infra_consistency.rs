@@ -1,9 +1,17 @@
 //! The infrastructure agrees with the code: every function package has its SAM resource, built from
-//! the binary of the same name, and every example input is a valid refresh or promote request.
+//! the binary of the same name, and every example input is a valid refresh or promote request. Its
+//! defaults are safe: the protected accounts must be named, and each role reaches only what its
+//! function needs (sync-bucket never writes the artifact bucket, copy-table writes only target
+//! tables, reads follow the same patterns, no managed Glue policy in production).
 
 use std::fs;
 
 use ferry_tests::moto::project_root;
+use ferry_tests::template::{
+    action_matches, actions, all_role_statements, load, pattern_accepts, resources, role_statements,
+};
+use serde_json::Value;
+use shared::config::PROTECTED_ACCOUNTS_VAR;
 use shared::contract::{PromoteRequest, RefreshRequest};
 
 /// `setup-deploy-table` → `SetupDeployTable`.
@@ -121,8 +129,285 @@ fn example_inputs_are_valid_promote_requests() {
     );
 }
 
+/// A parameter of `template`.
+fn parameter<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let parameter = &template["Parameters"][name];
+    assert!(parameter.is_object(), "no parameter {name}");
+    parameter
+}
+
+#[test]
+fn the_protected_accounts_must_be_named_or_said_to_be_none() {
+    let template = load("template.yaml");
+    let accounts = parameter(&template, "ProtectedAccountIds");
+    assert_eq!(
+        accounts.get("Default"),
+        None,
+        "ProtectedAccountIds must have no default"
+    );
+    let pattern = accounts["AllowedPattern"].as_str().unwrap();
+    for refused in [
+        "",
+        " ",
+        "prod",
+        "111111111111,",
+        "111111111111, 222222222222",
+    ] {
+        assert!(!pattern_accepts(pattern, refused), "{refused:?} accepted");
+    }
+    for accepted in ["none", "111111111111", "111111111111,333333333333"] {
+        assert!(pattern_accepts(pattern, accepted), "{accepted:?} refused");
+    }
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"][PROTECTED_ACCOUNTS_VAR];
+    assert_eq!(env["Ref"], "ProtectedAccountIds", "every function gets it");
+}
+
+#[test]
+fn sync_bucket_can_never_write_the_artifact_bucket() {
+    let template = load("template.yaml");
+    let statements = role_statements(&template, "SyncBucketRole");
+    let artifact_objects = "${ArtifactBucket.Arn}/*";
+    let denied = |action: &str| {
+        statements.iter().any(|s| {
+            s["Effect"] == "Deny"
+                && actions(s).iter().any(|p| action_matches(p, action))
+                && resources(s).iter().any(|r| r == artifact_objects)
+        })
+    };
+    let writes: Vec<String> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(actions)
+        .filter(|a| {
+            ["s3:Put*", "s3:Delete*", "s3:AbortMultipartUpload"]
+                .iter()
+                .any(|w| action_matches(w, a))
+        })
+        .collect();
+    assert!(!writes.is_empty(), "sync-bucket writes target objects");
+    for action in writes.iter().map(String::as_str).chain(["s3:PutObject"]) {
+        assert!(
+            denied(action),
+            "SyncBucketRole may {action} on the artifact bucket"
+        );
+    }
+}
+
+#[test]
+fn copy_table_writes_only_tables_of_the_target_pattern() {
+    let template = load("template.yaml");
+    let target = parameter(&template, "TargetTableNamePattern");
+    assert_eq!(
+        target.get("Default"),
+        None,
+        "the deployment names the pattern"
+    );
+    let writing: Vec<Value> = role_statements(&template, "CopyTableRole")
+        .into_iter()
+        .filter(|s| {
+            actions(s).iter().any(|a| {
+                [
+                    "dynamodb:*Write*",
+                    "dynamodb:Put*",
+                    "dynamodb:Delete*",
+                    "dynamodb:Update*",
+                ]
+                .iter()
+                .any(|w| action_matches(w, a))
+            })
+        })
+        .collect();
+    assert!(!writing.is_empty());
+    for statement in &writing {
+        for resource in resources(statement) {
+            assert!(
+                resource.ends_with(":table/${TargetTableNamePattern}"),
+                "copy-table writes {resource}"
+            );
+        }
+    }
+}
+
+#[test]
+fn preflight_reads_follow_the_name_patterns() {
+    let template = load("template.yaml");
+    let statements = role_statements(&template, "PreflightRole");
+    let patterns = [
+        "${SourceTableNamePattern}",
+        "${TargetTableNamePattern}",
+        "${DeployTableNamePattern}",
+        "${BucketNamePattern}",
+    ];
+    for statement in &statements {
+        for action in actions(statement) {
+            if !(action.starts_with("dynamodb:") || action.starts_with("s3:")) {
+                continue;
+            }
+            for resource in resources(statement) {
+                assert!(
+                    patterns.iter().any(|p| resource.ends_with(p)),
+                    "preflight may {action} on {resource}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn get_function_is_scoped_to_an_account_everywhere() {
+    let mut checked = 0;
+    for path in [
+        "template.yaml",
+        "infra/accounts/target-role.yaml",
+        "infra/accounts/source-role.yaml",
+    ] {
+        for (role, statement) in all_role_statements(&load(path)) {
+            if !actions(&statement)
+                .iter()
+                .any(|a| action_matches(a, "lambda:GetFunction"))
+            {
+                continue;
+            }
+            for resource in resources(&statement) {
+                assert!(
+                    resource.contains(":${AWS::AccountId}:function:"),
+                    "{path} {role}: lambda:GetFunction on {resource}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 2,
+        "preflight and the target role look consumers up"
+    );
+}
+
+#[test]
+fn the_glue_job_role_in_production_has_a_policy_of_its_own() {
+    let template = load("infra/glue/source-account.yaml");
+    let role = &template["Resources"]["JobRole"]["Properties"];
+    assert_eq!(role.get("ManagedPolicyArns"), None, "no managed policy");
+    let text = fs::read_to_string(project_root().join("infra/glue/source-account.yaml")).unwrap();
+    assert!(!text.contains("policy/service-role/AWSGlueServiceRole"));
+    let granted: Vec<String> = role_statements(&template, "JobRole")
+        .iter()
+        .flat_map(actions)
+        .collect();
+    for needed in [
+        "dynamodb:Scan",
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "logs:PutLogEvents",
+    ] {
+        assert!(
+            granted.iter().any(|a| a == needed),
+            "the job needs {needed}"
+        );
+    }
+}
+
 #[test]
 fn pascal_case_names() {
     assert_eq!(pascal("setup-deploy-table"), "SetupDeployTable");
     assert_eq!(pascal("preflight"), "Preflight");
+}
+
+/// Every state of a definition, with nested Parallel branches and Map processors.
+fn states(machine: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (name, state) in machine["States"].as_object().unwrap() {
+        found.push((name.clone(), state.clone()));
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            found.extend(states(branch));
+        }
+        if state.get("ItemProcessor").is_some() {
+            found.extend(states(&state["ItemProcessor"]));
+        }
+    }
+    found
+}
+
+fn definitions() -> Vec<(String, Value)> {
+    let dir = project_root().join("infra/statemachines");
+    let mut found: Vec<(String, Value)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".asl.json"))
+        .map(|p| {
+            let text = fs::read_to_string(&p).unwrap();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                serde_json::from_str(&text).unwrap(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[test]
+fn the_limit_arithmetic_matches_the_refresh_machines() {
+    use shared::tasks::limits::{CHILD_RETRIES, GLUE_CHECK_RETRIES, LAMBDA_RETRIES};
+    let mut seen = 0;
+    for (file, definition) in definitions()
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("refresh"))
+    {
+        for (name, state) in states(&definition) {
+            if state["Type"] != "Task" {
+                continue;
+            }
+            let resource = state["Resource"].as_str().unwrap();
+            let expected = if resource.contains("startExecution.sync") {
+                CHILD_RETRIES
+            } else if name == "CheckGlue" {
+                GLUE_CHECK_RETRIES
+            } else {
+                LAMBDA_RETRIES
+            };
+            let most = state["Retry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r["MaxAttempts"].as_u64().unwrap_or(3))
+                .sum::<u64>();
+            assert!(
+                most <= expected,
+                "{file} {name}: retries up to {most} times, the arithmetic counts {expected}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "{seen} tasks");
+    // The loops the arithmetic bounds are bounded by the plan's fields of the same name.
+    let all = serde_json::to_string(&definitions()).unwrap();
+    for bound in [
+        "$.max_invocations",
+        "$.max_polls",
+        "$.plan.max_settle_polls",
+        "$.plan.max_concurrency.tables",
+        "$.plan.max_concurrency.buckets",
+        "$.max_concurrency",
+    ] {
+        assert!(all.contains(bound), "no state reads {bound}");
+    }
+}
+
+#[test]
+fn every_format_has_as_many_arguments_as_placeholders() {
+    let mut checked = 0;
+    for (file, definition) in definitions() {
+        let text = serde_json::to_string(&definition).unwrap();
+        for call in text.split("States.Format(").skip(1) {
+            let call = call.replace("\\'", "");
+            let template_end = call[1..].find('\'').unwrap() + 1;
+            let placeholders = call[1..template_end].matches("{}").count();
+            let rest = &call[template_end + 1..];
+            let args = rest[..rest.find(')').unwrap()].matches("$.").count();
+            assert_eq!(placeholders, args, "{file}: States.Format({call}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked} formats");
 }

@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::primitives::Blob;
 use serde_json::Value;
 use shared::contract::MaskingSpec;
 use shared::ddb_json::{canonical, item_from_json, item_to_json};
-use shared::masking::{Masker, MaskingKey, load_key};
+use shared::masking::{Masker, MaskingKey};
+use shared::tasks::masking_key::load_key;
 
 use ferry_tests::{aws, unique};
 
@@ -140,4 +141,5 @@ async fn a_missing_secret_is_not_found() {
     let err = load_key(&session, &arn).await.unwrap_err();
     assert_eq!(err.error_type(), "NotFound", "{err}");
     assert!(err.to_string().contains(&arn), "{err}");
+    assert!(err.to_string().contains("masking.key_secret_arn"), "{err}");
 }

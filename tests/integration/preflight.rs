@@ -6,7 +6,7 @@ use shared::contract::{PreflightInput, TableEngine};
 use shared::tasks::preflight::preflight;
 
 use ferry_tests::fixtures::{Account, accounts};
-use ferry_tests::{aws, prod, test_env, unique};
+use ferry_tests::{aws, own, prod, test_env, unique};
 
 use crate::config;
 
@@ -22,6 +22,8 @@ pub struct World {
     pub target_bucket: String,
     /// Consumers: (function, mapping id, enabled at start).
     pub consumers: Vec<(String, String, bool)>,
+    /// The masking key's secret, in ferry's own account.
+    pub key_secret_arn: String,
 }
 
 impl World {
@@ -36,6 +38,12 @@ impl World {
             source_bucket: unique("prod-documents"),
             target_bucket: unique("test-documents"),
             consumers: Vec::new(),
+            key_secret_arn: Account {
+                session: prod_account.session,
+                env: own(),
+            }
+            .create_secret(&unique("ferry/masking-key"), "preflight-test-key")
+            .await,
         };
         prod_account.create_table(&w.source_table, true).await;
         prod_account.create_table(&w.big_source, false).await;
@@ -77,7 +85,7 @@ impl World {
                 {"source": self.big_source, "target": self.big_target, "engine": "glue", "glue_job": self.glue_job}
             ],
             "buckets": [{"source": self.source_bucket, "target": self.target_bucket, "delete": true, "max_delete": 100}],
-            "masking": {"key_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/masking-key",
+            "masking": {"key_secret_arn": self.key_secret_arn,
                         "attributes": ["email", "*Email"], "embedded": [{"prefix": "user-email", "delimiter": "|"}]}
         })
     }
@@ -293,4 +301,60 @@ async fn dry_run_is_carried_into_the_plan() {
 
     assert!(plan.dry_run);
     assert!(t.scan_current(&world.deploy_table).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_masking_key_that_cannot_be_read_fails_preflight_naming_the_field() {
+    let aws = aws().await;
+    let session = aws.session("fixtures");
+    let (p, t, _) = accounts(&session);
+    let world = World::create(&p, &t).await;
+    let mut request = world.request();
+    let unreadable = format!(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
+        unique("ferry/not-readable")
+    );
+    request["masking"]["key_secret_arn"] = json!(unreadable);
+    request["tables"][0]["mode"] = json!("replace");
+
+    let err = preflight(&aws, &config(), input(request))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.error_type(), "NotFound", "{err}");
+    let message = err.to_string();
+    assert!(message.contains("masking.key_secret_arn"), "{message}");
+    assert!(message.contains(&unreadable), "{message}");
+}
+
+#[tokio::test]
+async fn a_plan_that_could_reach_a_step_functions_limit_is_refused_naming_the_knob() {
+    let aws = aws().await;
+    let session = aws.session("fixtures");
+    let (p, t, _) = accounts(&session);
+    let world = World::create(&p, &t).await;
+
+    // The defaults fit: the worst case is in the plan, within 80% of each limit.
+    let plan = preflight(&aws, &config(), input(world.request()))
+        .await
+        .unwrap();
+    assert!(
+        plan.limits.largest_child_events <= 20_000,
+        "{:?}",
+        plan.limits
+    );
+    assert!(plan.limits.refresh_events <= 20_000 && plan.limits.state_bytes <= 209_715);
+    assert_eq!(plan.max_invocations, 26);
+
+    // A Glue table checked every second for six hours could pass 25,000 events.
+    let mut request = world.request();
+    request["polling"] = json!({"interval_seconds": 1, "deadline_seconds": 21_600});
+    let err = preflight(&aws, &config(), input(request))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("could reach") && err.contains("raise polling.interval_seconds"),
+        "{err}"
+    );
 }

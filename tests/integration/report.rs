@@ -2,11 +2,12 @@
 
 use serde_json::{Value, json};
 use shared::config::FunctionConfig;
-use shared::contract::{ReportInput, RunError, RunOutcome};
-use shared::tasks::report::report;
+use shared::contract::{ReportInput, RunError, RunOutcome, ToggleAction, ToggleStreamsInput};
+use shared::tasks::report::{CONSUMERS_NOT_RESUMED, report};
+use shared::tasks::toggle_streams::toggle_streams;
 
 use ferry_tests::fixtures::accounts;
-use ferry_tests::{aws, unique};
+use ferry_tests::{aws, test_env, unique};
 
 use crate::config;
 
@@ -73,7 +74,8 @@ fn hours_ago(hours: u64) -> String {
     shared::tasks::report::format_rfc3339((now - hours * 3600) as i64)
 }
 
-async fn events(queue_url: &str) -> Vec<Value> {
+/// The `ferry` events of one run that reached the queue (every test's rule sees every test's events).
+async fn events(queue_url: &str, run_id: &str) -> Vec<Value> {
     let base = ferry_tests::own_config().await;
     let out = aws_sdk_sqs::Client::new(&base)
         .receive_message()
@@ -84,7 +86,8 @@ async fn events(queue_url: &str) -> Vec<Value> {
         .unwrap();
     out.messages()
         .iter()
-        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .map(|m| serde_json::from_str::<Value>(m.body().unwrap()).unwrap())
+        .filter(|e| e["detail"]["run_id"] == run_id)
         .collect()
 }
 
@@ -142,7 +145,7 @@ async fn a_failed_run_is_written_to_the_manifest_and_announced() {
         "{duration}"
     );
 
-    let received = events(&sinks.queue_url).await;
+    let received = events(&sinks.queue_url, &run_id).await;
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0]["source"], "ferry");
     assert_eq!(received[0]["detail-type"], "ferry.refresh");
@@ -169,4 +172,104 @@ async fn without_an_artifact_bucket_the_report_names_the_setting() {
 
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("FERRY_ARTIFACT_BUCKET"), "{err}");
+}
+
+/// The object at `s3://bucket/key` as JSON.
+async fn manifest_at(bucket: &str, key: &str) -> Value {
+    let object = aws()
+        .await
+        .session("check")
+        .own_s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn a_consumer_the_resume_could_not_enable_fails_the_run_by_name_in_manifest_and_event() {
+    let aws = aws().await;
+    let sinks = sinks().await;
+    let session = aws.session("fixtures");
+    let (_, t, _) = accounts(&session);
+    let stream = t
+        .create_table(&unique("efcms-test-alpha"), true)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(
+            t.create_consumer(&unique("streams_test"), &stream, true)
+                .await,
+        );
+    }
+    let run_id = unique("monthly");
+    let toggle = |action| ToggleStreamsInput {
+        run_id: run_id.clone(),
+        target: test_env(),
+        action,
+        mapping_ids: ids.clone(),
+    };
+    toggle_streams(&aws, &config(), toggle(ToggleAction::Off))
+        .await
+        .unwrap();
+    t.lambda()
+        .await
+        .delete_event_source_mapping()
+        .uuid(&ids[1])
+        .send()
+        .await
+        .unwrap();
+    let resumed = toggle_streams(&aws, &config(), toggle(ToggleAction::On))
+        .await
+        .unwrap();
+
+    // As the state machine would report it if it missed the failed resume: the report still fails the run.
+    let out = report(
+        &aws,
+        &sinks.config,
+        ReportInput {
+            run_id: run_id.clone(),
+            machine: "refresh".into(),
+            outcome: RunOutcome::Succeeded,
+            started_at: hours_ago(1),
+            paused_at: Some(hours_ago(1)),
+            request: None,
+            plan: Some(json!({"pause": ids, "warnings": []})),
+            results: json!({"resume": {"toggle": resumed, "polls": 0}}),
+            error: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(out.outcome, RunOutcome::Failed);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("1 stream consumer(s) stayed paused") && w.contains(&ids[1])),
+        "{:?}",
+        out.warnings
+    );
+    let manifest = manifest_at(
+        &sinks.bucket,
+        &format!("runs/refresh/{run_id}/manifest.json"),
+    )
+    .await;
+    assert_eq!(manifest["outcome"], "FAILED");
+    assert_eq!(manifest["error"]["error"], CONSUMERS_NOT_RESUMED);
+    assert_eq!(
+        manifest["consumers_paused"],
+        json!([{"mapping_id": ids[1], "reason": "no longer exists: deleted, or replaced by a deploy, during the run"}])
+    );
+    let received = events(&sinks.queue_url, &run_id).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["detail"]["outcome"], "FAILED");
+    assert_eq!(
+        received[0]["detail"]["consumers_paused"][0]["mapping_id"],
+        ids[1].as_str()
+    );
 }

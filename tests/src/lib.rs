@@ -10,6 +10,7 @@ pub mod serve;
 pub mod sesam_sim;
 pub mod sim_reply;
 pub mod spark_sim;
+pub mod template;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

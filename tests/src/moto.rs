@@ -29,6 +29,13 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The Python of the project's tools: `FERRY_PYTHON`, else `.venv/bin/python` (made by `make setup`).
+pub fn python() -> PathBuf {
+    std::env::var("FERRY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| project_root().join(".venv/bin/python"))
+}
+
 fn start() -> Server {
     if let Ok(endpoint) = std::env::var("FERRY_TEST_AWS_ENDPOINT") {
         return Server {
@@ -37,9 +44,7 @@ fn start() -> Server {
         };
     }
     let root = project_root();
-    let python = std::env::var("FERRY_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(".venv/bin/python"));
+    let python = python();
     let port = free_port();
     let child = Command::new(&python)
         .arg(root.join("infra/local/moto_server.py"))

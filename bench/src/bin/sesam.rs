@@ -790,9 +790,14 @@ async fn parts(world: &World) -> Vec<Part> {
     });
 
     let s3 = world.session.own_s3();
+    let owner = world
+        .session
+        .own_account_id()
+        .await
+        .expect("ferry's account");
     let prefix = format!("{}/", unique("bench/scratch"));
     let started = Instant::now();
-    store::save(&s3, &world.bucket, &prefix, &entities, json!({}))
+    store::save(&s3, &world.bucket, &owner, &prefix, &entities, json!({}))
         .await
         .expect("store a set");
     let n = entities.len() + 2;

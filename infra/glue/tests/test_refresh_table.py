@@ -254,3 +254,53 @@ def test_record_masker_masks_plain_records_and_counts(monkeypatch):
     assert counter.value == 3
     # What Spark ships to executors carries the rules, never the key.
     assert b"super-secret-key-value" not in pickle.dumps(job.RecordMasker(rules_json, "us-east-1"))
+
+
+def test_every_plain_value_survives_the_encoded_form_with_its_type():
+    from decimal import Decimal
+
+    record = {
+        "pk": "user-email|0f@example.invalid",
+        "n": 3,
+        "big": 12345678901234567890123,
+        "f": 0.1,
+        "d": Decimal("1.50"),
+        "yes": True,
+        "none": None,
+        "raw": b"\x00\xff",
+        "buffer": bytearray(b"\x01\x02"),
+        "list": [1, "a", {"$map": "looks like a tag"}],
+        "tuple": ("a", 2),
+        "set": {"b", "a"},
+        "frozen": frozenset({1, 2}),
+        "map": {"inner": {"deeper": [b"x", Decimal("2")]}},
+    }
+    back = job.decode_value(json.loads(json.dumps(job.encode_value(record))))
+    assert back == record
+    for name, value in record.items():
+        assert type(back[name]) is type(value), name
+    assert type(back["map"]["inner"]["deeper"][0]) is bytes
+    with pytest.raises(TypeError, match="object"):
+        job.encode_value({"x": object()})
+
+
+def test_records_whose_masked_keys_meet_share_one_target_key():
+    import ferry_masking
+
+    rules = ferry_masking.MaskingRules.from_dict(RULES)
+    masker = ferry_masking.Masker(b"k", rules)
+    keyed = job.KeyedRecord(["pk", "sk"], "Example.INVALID")
+    rows = []
+    for pk, name in [("user-email|Alice@Example.com", "upper"), ("user-email|alice@example.com", "lower")]:
+        record, _ = masker.mask_record({"pk": pk, "sk": "user", "name": name})
+        rows.append(keyed(record))
+    assert rows[0]["__key"] == rows[1]["__key"]
+    assert rows[0]["__guard"] and rows[1]["__guard"]
+    assert rows[0]["__record"] != rows[1]["__record"]
+    masked_pk = json.loads(rows[0]["__key"])["pk"]
+    assert masked_pk.startswith("user-email|") and masked_pk.endswith("@example.invalid")
+    assert "alice" not in rows[0]["__key"].lower()
+    assert job.record_of(rows[1]) == {"pk": masked_pk, "sk": "user", "name": "lower"}
+    case = {"pk": "case|1", "sk": "case", "email": "0f@example.invalid"}
+    assert not keyed(case)["__guard"], "only a key holding a masked address can collide"
+    assert pickle.loads(pickle.dumps(keyed))(case) == keyed(case), "Spark can ship it"

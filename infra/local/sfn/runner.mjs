@@ -33,9 +33,18 @@ export function functionArn(name) {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
 }
 
+/** The ARN a local run gives the state machine `name`. */
+export function stateMachineArn(name) {
+  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
+}
+
+/** The Task resource that runs another state machine and waits for its output. */
+export const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+
 /**
- * Reads a state machine definition and replaces its `${XFunctionArn}` substitutions with local
- * function ARNs. Returns the definition and the names of the functions it uses.
+ * Reads a state machine definition and replaces its `${XFunctionArn}` and `${XStateMachineArn}`
+ * substitutions with local ARNs. Returns the definition, the names of the functions it and the
+ * state machines it starts use, and the names of those state machines.
  */
 export function loadDefinition(machine, root = ROOT) {
   const path = join(root, 'infra', 'statemachines', `${machine}.asl.json`);
@@ -43,19 +52,28 @@ export function loadDefinition(machine, root = ROOT) {
     throw new Error(`no state machine '${machine}': ${path} does not exist`);
   }
   const functions = new Set();
-  const text = readFileSync(path, 'utf8').replace(/\$\{([A-Za-z0-9]+)FunctionArn\}/g, (_, pascal) => {
-    const name = kebab(pascal);
-    if (!existsSync(join(root, 'functions', name))) {
-      throw new Error(`${path} names \${${pascal}FunctionArn}, but functions/${name} does not exist`);
-    }
-    functions.add(name);
-    return functionArn(name);
-  });
+  const children = new Set();
+  const text = readFileSync(path, 'utf8')
+    .replace(/\$\{([A-Za-z0-9]+)FunctionArn\}/g, (_, pascal) => {
+      const name = kebab(pascal);
+      if (!existsSync(join(root, 'functions', name))) {
+        throw new Error(`${path} names \${${pascal}FunctionArn}, but functions/${name} does not exist`);
+      }
+      functions.add(name);
+      return functionArn(name);
+    })
+    .replace(/\$\{([A-Za-z0-9]+)StateMachineArn\}/g, (_, pascal) => {
+      children.add(kebab(pascal));
+      return stateMachineArn(kebab(pascal));
+    });
   const leftover = text.match(/\$\{[^}]*\}/);
   if (leftover) {
     throw new Error(`${path}: no local value for the substitution ${leftover[0]}`);
   }
-  return { definition: JSON.parse(text), functions: [...functions].sort(), path };
+  for (const child of children) {
+    for (const name of loadDefinition(child, root).functions) functions.add(name);
+  }
+  return { definition: JSON.parse(text), functions: [...functions].sort(), children: [...children].sort(), path };
 }
 
 /** Every state of a definition, including those inside Parallel branches and Map processors. */
@@ -245,9 +263,16 @@ export function eventPrinter(startedAt = Date.now()) {
  * retry pause lasts FAST_WAIT_MS), `onEvent(event, line)` (called for every execution event, with
  * its formatted line or null), `invokeTimeoutMs`.
  *
+ * A Task whose resource is START_EXECUTION_SYNC runs the state machine it names the same way, as an
+ * execution of its own (its own history), and answers as Step Functions does: `{ExecutionArn,
+ * Status, Output}`, or the error States.TaskFailed whose cause holds the child's Error and Cause.
+ *
  * Resolves (never rejects for a failed execution) with `{runId, status, output, error, cause,
- * events, invocations, durationMs}`: status SUCCEEDED or FAILED, `invocations` the function
- * invocations in order as `{name, state, input}`.
+ * events, invocations, children, timeline, durationMs}`: status SUCCEEDED or FAILED, `events` this
+ * execution's own history, `children` the results of the executions it started (each with its own
+ * `events`), `timeline` the events of this execution and of every execution under it, in the
+ * order they happened, and `invocations` the function invocations of all of them, in order, as
+ * `{name, state, input}`.
  */
 export async function runMachine({
   machine,
@@ -266,8 +291,38 @@ export async function runMachine({
   const taskResourceLocalHandlers = {};
   const waitTimeOverrides = {};
   const retryIntervalOverrides = {};
+  const children = [];
+  const timeline = [];
+  let childRuns = 0;
   for (const [name, state] of allStates(definition)) {
-    if (state.Type === 'Task') {
+    if (state.Type === 'Task' && state.Resource === START_EXECUTION_SYNC) {
+      taskResourceLocalHandlers[name] = async ({ StateMachineArn, Input }) => {
+        const child = StateMachineArn.split(':stateMachine:')[1];
+        childRuns += 1;
+        const childRun = await runMachine({
+          machine: child,
+          input: Input,
+          endpoint,
+          runId: `${runId}.${child}.${childRuns}`,
+          fastWaits,
+          onEvent: (event, line) => onEvent(event, line === null ? null : `${line}  <${child}>`),
+          invokeTimeoutMs,
+          root,
+        });
+        children.push(childRun);
+        invocations.push(...childRun.invocations);
+        timeline.push(...childRun.timeline);
+        const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${child}:${childRun.runId}`;
+        if (childRun.status !== 'SUCCEEDED') {
+          // What Step Functions answers for a failed child: States.TaskFailed, with the child's
+          // DescribeExecution document (holding its own Error and Cause) as the cause.
+          throw new FunctionError('States.TaskFailed', JSON.stringify({
+            ExecutionArn: executionArn, Status: childRun.status, Error: childRun.error, Cause: childRun.cause,
+          }));
+        }
+        return { ExecutionArn: executionArn, Status: 'SUCCEEDED', Output: childRun.output };
+      };
+    } else if (state.Type === 'Task') {
       const fn = state.Resource.split(':function:')[1];
       if (!fn) throw new Error(`Task ${name}: resource ${state.Resource} is not a Lambda function ARN`);
       taskResourceLocalHandlers[name] = (payload) => {
@@ -301,8 +356,8 @@ export async function runMachine({
   };
 
   const stateMachine = new StateMachine(definition);
-  const started = Date.now();
-  const format = eventPrinter(started);
+  const startedAt = Date.now();
+  const format = eventPrinter(startedAt);
   const execution = stateMachine.run(input, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
     context,
@@ -311,6 +366,7 @@ export async function runMachine({
   const logging = (async () => {
     for await (const event of execution.eventLogs) {
       events.push(event);
+      timeline.push(event);
       onEvent(event, format(event));
     }
   })();
@@ -331,5 +387,7 @@ export async function runMachine({
   // A failed branch stops the execution, not the invocations other branches had under way: wait
   // for them, so that nothing is still writing when the caller looks at the result.
   await Promise.allSettled([...inFlight]);
-  return { runId, status, output, error, cause, events, invocations, durationMs: Date.now() - started };
+  return {
+    runId, status, output, error, cause, events, invocations, children, timeline, durationMs: Date.now() - startedAt,
+  };
 }

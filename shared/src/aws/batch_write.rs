@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
 use crate::ddb_json::Item;
@@ -98,6 +101,10 @@ pub fn delete(key: Item) -> WriteRequest {
 }
 
 /// Writes one batch until every request is processed; returns how many retries it took.
+///
+/// When the attempts run out, the error says what the last attempt met: a service error with its
+/// HTTP status, code and message (a 5xx is `Retryable`, throttling `Throttled`), or requests the
+/// service left unprocessed.
 pub async fn write_batch(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -106,6 +113,7 @@ pub async fn write_batch(
 ) -> Result<u64, TaskError> {
     let mut pending = batch;
     let mut retries = 0u64;
+    let mut last_error = None;
     for attempt in 0..policy.max_attempts {
         if attempt > 0 {
             retries += 1;
@@ -126,54 +134,64 @@ pub async fn write_batch(
                     return Ok(retries);
                 }
                 pending = left;
+                last_error = None;
             }
             Err(err) => {
-                let err = TaskError::aws("BatchWriteItem", table, err.into_service_error());
+                let err = service_error(table, err);
                 if !is_transient(&err) {
                     return Err(with_key(err, table, &pending));
                 }
+                last_error = Some(err);
             }
         }
     }
-    Err(TaskError::Aws {
-        operation: "BatchWriteItem",
-        resource: table.to_string(),
-        failure: Failure::Throttled,
-        detail: format!(
-            "{} request(s) still unprocessed after {} attempts, first key {}",
-            pending.len(),
-            policy.max_attempts,
-            describe_key(pending.first())
-        ),
-        source: "unprocessed items".into(),
-    })
+    let failed = match last_error {
+        Some(err) => with_attempts(err, policy.max_attempts, pending.len()),
+        None => TaskError::Aws {
+            operation: "BatchWriteItem",
+            resource: table.to_string(),
+            failure: Failure::Throttled,
+            detail: format!(
+                "{} request(s) still unprocessed after {} attempts",
+                pending.len(),
+                policy.max_attempts
+            ),
+            source: "unprocessed items".into(),
+        },
+    };
+    Err(with_key(failed, table, &pending))
 }
 
 fn is_transient(err: &TaskError) -> bool {
     matches!(err.error_type(), "Throttled" | "Retryable")
 }
 
-/// Adds the first key of a failed batch to the error's detail.
-fn with_key(err: TaskError, table: &str, batch: &[WriteRequest]) -> TaskError {
-    match err {
-        TaskError::Aws {
-            operation,
-            failure,
-            detail,
-            source,
-            ..
-        } => TaskError::Aws {
-            operation,
-            resource: format!(
-                "{table} (batch starting at key {})",
-                describe_key(batch.first())
-            ),
-            failure,
-            detail,
-            source,
-        },
-        other => other,
+/// A failed call as a [`TaskError`] whose detail starts with the HTTP status, when there was a
+/// response (a 5xx without a service code says no more than its status).
+fn service_error(table: &str, err: SdkError<BatchWriteItemError, HttpResponse>) -> TaskError {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let err = TaskError::aws("BatchWriteItem", table, err.into_service_error());
+    match status {
+        Some(status) => err.reword(|_, detail| *detail = format!("HTTP {status}: {detail}")),
+        None => err,
     }
+}
+
+/// Adds how often it was tried and what is left to a transient error's detail.
+fn with_attempts(err: TaskError, attempts: u32, pending: usize) -> TaskError {
+    err.reword(|_, detail| {
+        detail.push_str(&format!(
+            " (still failing after {attempts} attempts; {pending} request(s) not written)"
+        ));
+    })
+}
+
+/// Adds the first key of a failed batch to the error's resource.
+fn with_key(err: TaskError, table: &str, batch: &[WriteRequest]) -> TaskError {
+    let key = describe_key(batch.first());
+    err.reword(|resource, _| {
+        *resource = format!("{table} (batch starting at key {key})");
+    })
 }
 
 /// A short text of a request's key attributes (callers pass already-masked items).
@@ -186,22 +204,39 @@ fn describe_key(request: Option<&WriteRequest>) -> String {
     let Some(item) = item else {
         return "(none)".into();
     };
-    let mut parts: Vec<String> = item
-        .iter()
-        .filter(|(name, _)| matches!(name.as_str(), "pk" | "sk" | "id") || item.len() <= 2)
-        .map(|(name, value)| format!("{name}={}", short(value)))
+    let names: Vec<&str> = item
+        .keys()
+        .map(String::as_str)
+        .filter(|name| matches!(*name, "pk" | "sk" | "id") || item.len() <= 2)
         .collect();
-    parts.sort();
-    if parts.is_empty() {
+    if names.is_empty() {
         format!("({} attributes)", item.len())
     } else {
-        parts.join(",")
+        describe_attributes(item, &names)
     }
+}
+
+/// Longest value shown by [`describe_attributes`], in characters (a masked address is 81 with the
+/// default domain, so a masked key fits whole).
+const SHOWN_CHARS: usize = 160;
+
+/// `name=value` of the named attributes of `item`, sorted by name and joined by `,`; long values
+/// are cut. Callers pass masked items only: this text goes into errors and outputs.
+pub fn describe_attributes(item: &Item, names: &[&str]) -> String {
+    let mut parts: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            item.get(*name)
+                .map(|value| format!("{name}={}", short(value)))
+        })
+        .collect();
+    parts.sort();
+    parts.join(",")
 }
 
 fn short(value: &AttributeValue) -> String {
     match value {
-        AttributeValue::S(s) => s.chars().take(80).collect(),
+        AttributeValue::S(s) => s.chars().take(SHOWN_CHARS).collect(),
         AttributeValue::N(n) => n.clone(),
         _ => "…".into(),
     }
@@ -370,6 +405,69 @@ mod tests {
         assert!(message.contains("t-table"), "{message}");
         assert!(message.contains("pk=case|7"), "{message}");
         assert_eq!(rule.num_calls(), 5);
+    }
+
+    fn server_error(status: u16, body: &'static str) -> aws_smithy_runtime_api::http::Response {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_persistent_server_error_is_reported_with_its_status_not_as_unprocessed() {
+        let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_http_response(|| {
+            server_error(
+                500,
+                r#"{"__type":"com.amazon.coral.availability#InternalServerError","message":"Internal server error"}"#,
+            )
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], |c| {
+            c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        });
+
+        let err = write_batch(&client, "t-table", vec![put(item(4))], &fast())
+            .await
+            .unwrap_err();
+
+        assert_eq!(rule.num_calls(), 5, "a 5xx is retried like throttling");
+        assert_eq!(err.error_type(), "Retryable");
+        let message = err.to_string();
+        assert!(message.contains("HTTP 500"), "{message}");
+        assert!(
+            message.contains("InternalServerError: Internal server error"),
+            "{message}"
+        );
+        assert!(message.contains("5 attempts"), "{message}");
+        assert!(message.contains("pk=case|4"), "{message}");
+        assert!(!message.contains("unprocessed"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_gateway_error_without_a_service_code_names_its_status() {
+        let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+            .sequence()
+            .output(|| {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("t-table", vec![put(item(5))])
+                    .build()
+            })
+            .http_status(503, Some("<html>Service Unavailable</html>".into()))
+            .times(4)
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |c| {
+            c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        });
+
+        let err = write_batch(&client, "t-table", vec![put(item(5))], &fast())
+            .await
+            .unwrap_err();
+
+        assert_eq!(rule.num_calls(), 5);
+        assert_eq!(err.error_type(), "Retryable");
+        let message = err.to_string();
+        assert!(message.contains("HTTP 503"), "{message}");
+        assert!(!message.contains("unprocessed"), "{message}");
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::config::ProtectedAccounts;
 use crate::contract::Environment;
@@ -46,6 +46,7 @@ impl Aws {
             aws: self.clone(),
             session_name: session_name(run_id),
             configs: Mutex::new(HashMap::new()),
+            own_account: OnceCell::new(),
         }
     }
 }
@@ -56,6 +57,7 @@ pub struct Session {
     aws: Aws,
     session_name: String,
     configs: Mutex<HashMap<(Option<String>, String), SdkConfig>>,
+    own_account: OnceCell<String>,
 }
 
 impl Session {
@@ -201,6 +203,23 @@ impl Session {
                 ),
             )),
         }
+    }
+
+    /// The account ferry's own credentials act in, which owns the artifact bucket (asked once per
+    /// session; `sts:GetCallerIdentity` needs no permission).
+    pub async fn own_account_id(&self) -> Result<String, TaskError> {
+        self.own_account
+            .get_or_try_init(|| async {
+                let sts = aws_sdk_sts::Client::new(&self.aws.base);
+                let identity = sts.get_caller_identity().send().await.map_err(|e| {
+                    TaskError::aws("GetCallerIdentity", "ferry", e.into_service_error())
+                })?;
+                identity.account.filter(|a| !a.is_empty()).ok_or_else(|| {
+                    TaskError::Mismatch("GetCallerIdentity named no account for ferry".into())
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// An S3 client with ferry's own credentials (the artifact bucket).

@@ -19,8 +19,8 @@ pub use promote::{
 };
 pub use promote_steps::*;
 pub use refresh::{
-    BucketSpec, CopyMode, DeployTableSpec, EmbeddedRule, Environment, MaskingSpec, Polling,
-    RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec, Transfer,
+    BucketSpec, Concurrency, CopyMode, DeployTableSpec, EmbeddedRule, Environment, MaskingSpec,
+    Polling, RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec, Transfer,
 };
 pub use sesam::{GitSource, SesamNode, SesamSelection};
 pub use steps::*;

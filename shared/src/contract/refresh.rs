@@ -75,6 +75,10 @@ pub struct StreamsSpec {
     /// Only these consumer functions (names or ARNs); absent: every consumer of those streams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumers: Option<Vec<String>>,
+    /// Resume, with this run's own, the consumers an earlier run paused and never resumed;
+    /// false (the default): a real run refuses to start while there are any.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume_leftover: bool,
 }
 
 /// How a table is copied.
@@ -201,6 +205,31 @@ impl Default for Polling {
     }
 }
 
+/// How much of a refresh runs at once: the `MaxConcurrency` of the state machines' Maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    /// Tables copied at once (a Glue job runs one table at a time unless its `MaxConcurrentRuns`
+    /// says more).
+    pub tables: u64,
+    /// Scan segments of one table copied at once (each is one `copy-table` invocation at a time).
+    pub segments: u64,
+    /// Buckets synced at once.
+    pub buckets: u64,
+}
+
+impl Default for Concurrency {
+    /// At most 4 × 40 = 160 `copy-table` and 4 `sync-bucket` invocations at once: within Lambda's
+    /// default 1,000 concurrent executions per account and region, beside other workloads.
+    fn default() -> Self {
+        Concurrency {
+            tables: 4,
+            segments: 40,
+            buckets: 4,
+        }
+    }
+}
+
 /// A validated refresh request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRequest {
@@ -222,6 +251,8 @@ pub struct RefreshRequest {
     pub masking: Option<MaskingSpec>,
     /// Job polling.
     pub polling: Polling,
+    /// How much runs at once.
+    pub concurrency: Concurrency,
 }
 
 impl RefreshRequest {
@@ -248,6 +279,7 @@ impl Validator {
                 "buckets",
                 "masking",
                 "polling",
+                "concurrency",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
@@ -263,6 +295,7 @@ impl Validator {
             .field(&root, "masking", false)
             .and_then(|v| self.masking(v));
         let polling = self.polling(&root);
+        let concurrency = self.concurrency(&root);
 
         if let (Some(source), Some(target)) = (&source, &target)
             && source.name == target.name
@@ -299,6 +332,7 @@ impl Validator {
             buckets,
             masking,
             polling,
+            concurrency,
         })
     }
 
@@ -362,12 +396,17 @@ impl Validator {
         let Some(value) = self.field(root, "streams", false) else {
             return StreamsSpec::default();
         };
-        let Some(obj) = self.object("streams", value, &["tables", "consumers"]) else {
+        let Some(obj) = self.object(
+            "streams",
+            value,
+            &["tables", "consumers", "resume_leftover"],
+        ) else {
             return StreamsSpec::default();
         };
         StreamsSpec {
             tables: self.names(&obj, "tables", check_table_name),
             consumers: self.names(&obj, "consumers", check_function_name),
+            resume_leftover: self.boolean(&obj, "resume_leftover", false),
         }
     }
 

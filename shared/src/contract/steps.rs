@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::job::{JobHandle, MappingState};
 use super::refresh::{
-    BucketSpec, DeployTableSpec, Environment, MaskingSpec, Polling, SettingValue, TableSpec,
+    BucketSpec, Concurrency, DeployTableSpec, Environment, MaskingSpec, Polling, SettingValue,
+    TableSpec,
 };
 
 /// Input of `preflight`: the raw execution input, validated by the step itself.
@@ -61,6 +62,24 @@ pub struct Consumer {
     pub state: String,
 }
 
+/// A consumer an earlier run paused and never resumed: disabled, and its pause mark names that run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeftoverPause {
+    /// Mapping UUID.
+    pub mapping_id: String,
+    /// The consuming function's ARN.
+    pub function_arn: String,
+    /// The target table whose stream it reads.
+    pub table: String,
+    /// The mapping's state when preflight looked.
+    pub state: String,
+    /// The run (execution name) that paused it.
+    pub paused_by: String,
+    /// When that run paused it (RFC 3339).
+    pub paused_at: String,
+}
+
 /// Output of `preflight`: everything the rest of the run needs, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,8 +101,13 @@ pub struct Plan {
     pub deploy_table: Option<DeployTableSpec>,
     /// Every consumer of the selected streams.
     pub consumers: Vec<Consumer>,
-    /// The mappings to pause now and resume afterwards: the consumers that were enabled.
+    /// The mappings to pause now and resume afterwards: the consumers that were enabled, and
+    /// with `streams.resume_leftover` those an earlier run left paused.
     pub pause: Vec<String>,
+    /// Consumers an earlier run paused and never resumed (a real run refuses them unless
+    /// `streams.resume_leftover` is set, then resumes them with its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftover: Vec<LeftoverPause>,
     /// Tables to copy.
     pub tables: Vec<TablePlan>,
     /// Buckets to sync.
@@ -95,8 +119,37 @@ pub struct Plan {
     pub polling: Polling,
     /// Status checks a job gets before the run gives up on it (deadline / interval, rounded up).
     pub max_polls: u64,
+    /// Status checks a pause or resume gets while mappings settle.
+    pub max_settle_polls: u64,
+    /// Invocations one scan segment's phase or one bucket's sync gets before the run gives up on
+    /// it (each but the last runs until its time budget is spent).
+    pub max_invocations: u64,
+    /// How much runs at once.
+    pub max_concurrency: Concurrency,
+    /// The worst case of the run's histories and state, which preflight kept within the limits.
+    pub limits: Limits,
     /// Things worth a look that do not stop the run.
     pub warnings: Vec<String>,
+}
+
+/// The worst case of a refresh against Step Functions' hard limits, as preflight computed it from
+/// the plan's knobs (see `tasks::limits`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most history events of the refresh execution itself.
+    pub refresh_events: u64,
+    /// Most history events of the largest execution it starts (a table, a segment or a bucket),
+    /// and which one.
+    pub largest_child_events: u64,
+    /// The execution `largest_child_events` counts, e.g. `table efcms-test-alpha`.
+    pub largest_child: String,
+    /// Most bytes of state any state of the refresh holds.
+    pub state_bytes: u64,
+    /// The history limit preflight kept every execution under (80% of 25,000).
+    pub events_allowed: u64,
+    /// The state limit preflight kept the run under (80% of 256 KiB).
+    pub state_bytes_allowed: u64,
 }
 
 /// Input of `setup-deploy-table`.
@@ -157,7 +210,8 @@ pub struct ToggleStreamsInput {
     pub mapping_ids: Vec<String>,
 }
 
-/// Output of `toggle-streams`.
+/// Output of `toggle-streams`: every mapping asked for is in exactly one of `reached`, `pending`
+/// and `failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToggleStreamsOutput {
@@ -167,10 +221,31 @@ pub struct ToggleStreamsOutput {
     pub changed: Vec<String>,
     /// Mappings that were already in (or going to) the wanted state.
     pub unchanged: Vec<String>,
-    /// Whether every mapping has reached the wanted state.
+    /// Mappings in the wanted state now (for `on`: the consumers resumed).
+    pub reached: Vec<String>,
+    /// Mappings still moving (`Disabling`, `Enabling`, `Updating`, or busy or throttled just now):
+    /// `on` is called again for them after a wait; `off` is polled with `job`.
+    pub pending: Vec<MappingNote>,
+    /// Mappings `on` could not resume, each with the reason (gone, access denied, …); they stay
+    /// paused and the run fails. `off` never fills it: it fails instead, before the copy.
+    pub failed: Vec<MappingNote>,
+    /// Whether nothing is still moving (`pending` is empty): every mapping reached the wanted
+    /// state or failed.
     pub settled: bool,
+    /// One line for people: how many reached the state, and every pending or failed mapping.
+    pub summary: String,
     /// A handle `check-status` polls until the mappings settle.
     pub job: JobHandle,
+}
+
+/// A mapping that has not reached the wanted state, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingNote {
+    /// Mapping UUID.
+    pub mapping_id: String,
+    /// What stands in the way, for people: `is Disabling`, `no longer exists …`, the AWS error.
+    pub reason: String,
 }
 
 /// Input of `start-glue`.
@@ -222,7 +297,7 @@ pub enum CopyPhase {
 }
 
 /// Counts of a table segment, accumulated across continuations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopyCounts {
     /// Items scanned from the source (copy) or target (clear).
@@ -237,15 +312,25 @@ pub struct CopyCounts {
     pub retries: u64,
     /// Invocations spent on this segment and phase so far.
     pub invocations: u32,
+    /// Source items not written because another source item already had their target key:
+    /// masking lower-cases addresses, so keys that differed only in case become one key.
+    #[serde(default)]
+    pub key_collisions: u64,
+    /// The first of those target keys (`pk=…,sk=…`, as masked in the target), as many as fit in
+    /// [`COLLIDED_KEYS_BYTES`](crate::tasks::copy_table::COLLIDED_KEYS_BYTES) of JSON.
+    #[serde(default)]
+    pub collided_keys: Vec<String>,
 }
 
 /// Where a segment's scan stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopyProgress {
-    /// The scan's `LastEvaluatedKey` (DynamoDB JSON) to resume from; absent at the start.
+    /// Where the scan resumes, sealed: its `LastEvaluatedKey` holds source values, so it is
+    /// encrypted with a key derived from the masking key and bound to this run, table, phase and
+    /// segment. Absent at the start and once the phase is done; opaque to everything but `copy-table`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_evaluated_key: Option<Value>,
+    pub continuation: Option<String>,
     /// Counts so far.
     pub counts: CopyCounts,
 }
@@ -267,7 +352,8 @@ pub struct CopyTableInput {
     /// Clear or copy.
     #[serde(default)]
     pub phase: CopyPhase,
-    /// Masking rules.
+    /// Masking rules; required: their key is read before anything is read or deleted, and seals
+    /// the continuations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masking: Option<MaskingSpec>,
     /// Where to resume, from the previous invocation's output.

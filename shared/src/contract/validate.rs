@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::refresh::Polling;
+use super::refresh::{Concurrency, Polling};
 use crate::config::is_account_id;
 use crate::error::{FieldProblem, TaskError};
 
@@ -234,6 +234,24 @@ impl Validator {
         Polling {
             interval_seconds,
             deadline_seconds,
+        }
+    }
+}
+
+impl Validator {
+    pub(crate) fn concurrency(&mut self, root: &Obj<'_>) -> Concurrency {
+        let defaults = Concurrency::default();
+        let Some(value) = self.field(root, "concurrency", false) else {
+            return defaults;
+        };
+        let Some(obj) = self.object("concurrency", value, &["tables", "segments", "buckets"])
+        else {
+            return defaults;
+        };
+        Concurrency {
+            tables: self.integer(&obj, "tables", defaults.tables, (1, 40)),
+            segments: self.integer(&obj, "segments", defaults.segments, (1, 1000)),
+            buckets: self.integer(&obj, "buckets", defaults.buckets, (1, 40)),
         }
     }
 }

@@ -126,6 +126,7 @@ fn packed_bytes(entities: &[Entity]) -> Vec<u8> {
 pub async fn save(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
     prefix: &str,
     entities: &[Entity],
     about: Value,
@@ -144,7 +145,7 @@ pub async fn save(
         })
         .collect();
     futures::stream::iter(files.iter().cloned().map(|(file, bytes)| async move {
-        put_bytes(s3, bucket, &file.key, "application/json", bytes).await
+        put_bytes(s3, bucket, owner, &file.key, "application/json", bytes).await
     }))
     .buffer_unordered(CONCURRENCY)
     .try_collect::<Vec<()>>()
@@ -154,7 +155,15 @@ pub async fn save(
         key: format!("{prefix}entities.jsonl"),
         sha256: sha256_hex(&packed_body),
     };
-    put_bytes(s3, bucket, &packed.key, "application/jsonl", packed_body).await?;
+    put_bytes(
+        s3,
+        bucket,
+        owner,
+        &packed.key,
+        "application/jsonl",
+        packed_body,
+    )
+    .await?;
     let listed: Vec<EntityFile> = files.into_iter().map(|(file, _)| file).collect();
     let mut manifest = json!({"entities": listed.len(), "files": listed, "packed": packed});
     if let (Some(target), Value::Object(extra)) = (manifest.as_object_mut(), about) {
@@ -165,6 +174,7 @@ pub async fn save(
     put_bytes(
         s3,
         bucket,
+        owner,
         &format!("{prefix}manifest.json"),
         "application/json",
         body,

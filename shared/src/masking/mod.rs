@@ -71,16 +71,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::aws::Session;
 use crate::contract::MaskingSpec;
-use crate::error::TaskError;
 
 use glob::NamePatterns;
 
-/// The field named in errors about the masking key.
-const KEY_FIELD: &str = "masking.key_secret_arn";
-
 /// The masking key: secret bytes. Its `Debug` output is redacted; it has no `Display` or `Serialize`.
+///
+/// This module never fetches it: the steps read it (`tasks::masking_key`) and hand it over.
 #[derive(Clone)]
 pub struct MaskingKey(Vec<u8>);
 
@@ -89,21 +86,17 @@ impl MaskingKey {
     pub fn new(bytes: Vec<u8>) -> Self {
         MaskingKey(bytes)
     }
+
+    /// The key bytes, for keys derived from this one inside the crate.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl fmt::Debug for MaskingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MaskingKey(<redacted>)")
     }
-}
-
-/// Reads the masking key: the UTF-8 bytes of the secret's `SecretString`.
-///
-/// Fails naming `masking.key_secret_arn` when the secret has no `SecretString` (binary-only) or an
-/// empty one. No error ever carries the secret's value.
-pub async fn load_key(session: &Session, secret_arn: &str) -> Result<MaskingKey, TaskError> {
-    let text = session.secret_string(secret_arn, KEY_FIELD).await?;
-    Ok(MaskingKey::new(text.into_bytes()))
 }
 
 /// Counts of one [`Masker::mask_item_counted`] call.
@@ -236,6 +229,15 @@ impl Masker {
             return self.mask_embedded(s, rule, stats);
         }
         self.detect_all && self.mask_detected(s, stats)
+    }
+
+    /// Whether `s` holds a masked address anywhere (`@` and the masking domain, in any case):
+    /// after masking, such a key may be shared by source keys that differed only in case.
+    pub fn holds_masked(&self, s: &str) -> bool {
+        let domain = self.domain.as_bytes();
+        s.as_bytes()
+            .windows(domain.len() + 1)
+            .any(|w| w[0] == b'@' && w[1..].eq_ignore_ascii_case(domain))
     }
 
     /// Whether the normalised form of `address` is already in the masking domain.
@@ -692,6 +694,21 @@ mod tests {
             .filter(|&c| char::from_u32(c).is_some_and(char::is_whitespace))
             .collect();
         assert_eq!(white_space, listed);
+    }
+
+    #[test]
+    fn masked_addresses_are_found_anywhere_in_a_string() {
+        let m = masker(&[], &[("user-email", "|")], false);
+        let mut it = item(vec![("pk", s("user-email|Alice@Example.com|x"))]);
+        m.mask_item(&mut it);
+        let AttributeValue::S(pk) = &it["pk"] else {
+            unreachable!()
+        };
+        assert!(m.holds_masked(pk), "{pk}");
+        assert!(m.holds_masked("x|ABC@EXAMPLE.INVALID"));
+        assert!(!m.holds_masked("user-email|alice@example.com"));
+        assert!(!m.holds_masked("example.invalid"));
+        assert!(!m.holds_masked(""));
     }
 
     #[test]

@@ -19,10 +19,12 @@ pub fn prefix(request: &PromoteRequest, run_id: &str) -> String {
     format!("bundles/{}/{run_id}/", request.platform.as_str())
 }
 
-/// Writes the files and the manifest; returns the bundle the later steps read.
+/// Writes the files and the manifest into `bucket`, owned by account `owner`; returns the bundle
+/// the later steps read.
 pub async fn store(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
     request: &PromoteRequest,
     run_id: &str,
     collected: Collected,
@@ -37,7 +39,7 @@ pub async fn store(
             name: file.name,
             key,
         };
-        put_bytes(s3, bucket, &entry.key, "application/zip", file.bytes).await?;
+        put_bytes(s3, bucket, owner, &entry.key, "application/zip", file.bytes).await?;
         files.push(entry);
     }
     let bundle = Bundle {
@@ -51,7 +53,15 @@ pub async fn store(
     };
     let manifest = manifest(request, run_id, &bundle);
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    put_bytes(s3, bucket, &bundle.manifest_key, "application/json", body).await?;
+    put_bytes(
+        s3,
+        bucket,
+        owner,
+        &bundle.manifest_key,
+        "application/json",
+        body,
+    )
+    .await?;
     Ok(bundle)
 }
 

@@ -86,49 +86,45 @@ pub fn glue_job_state(state: &str) -> JobState {
     }
 }
 
+/// Every mapping looked at: FAILED naming all that are gone or were changed outside the run,
+/// else RUNNING while any is still moving, else SUCCEEDED.
 async fn mappings_status(
     client: &aws_sdk_lambda::Client,
     environment: &Environment,
     mapping_ids: &[String],
     want: MappingState,
 ) -> Result<JobStatus, TaskError> {
-    let mut waiting = Vec::new();
+    let (mut waiting, mut problems) = (Vec::new(), Vec::new());
     for id in mapping_ids {
         let Some(mapping) = get_mapping(client, id).await? else {
-            return Ok(JobStatus {
-                state: JobState::Failed,
-                detail: format!(
-                    "event source mapping {id} no longer exists in environment '{}'",
-                    environment.name
-                ),
-            });
+            problems.push(format!(
+                "event source mapping {id} no longer exists in environment '{}'",
+                environment.name
+            ));
+            continue;
         };
         let state = mapping_state(&mapping);
         if is_settled(state, want) {
             continue;
         }
-        if heading_to(state) == Some(want) || heading_to(state).is_none() {
-            waiting.push(format!("{id} is {state}"));
-        } else {
-            return Ok(JobStatus {
-                state: JobState::Failed,
-                detail: format!(
-                    "event source mapping {id} is {state}, expected {want:?}: it was changed outside this run"
-                ),
-            });
+        match heading_to(state) {
+            Some(heading) if heading != want => problems.push(format!(
+                "event source mapping {id} is {state}, expected {want:?}: it was changed outside this run"
+            )),
+            _ => waiting.push(format!("{id} is {state}")),
         }
     }
-    Ok(if waiting.is_empty() {
-        JobStatus {
-            state: JobState::Succeeded,
-            detail: format!("{} mapping(s) {want:?}", mapping_ids.len()),
-        }
+    let (state, detail) = if !problems.is_empty() {
+        (JobState::Failed, problems.join("; "))
+    } else if waiting.is_empty() {
+        (
+            JobState::Succeeded,
+            format!("{} mapping(s) {want:?}", mapping_ids.len()),
+        )
     } else {
-        JobStatus {
-            state: JobState::Running,
-            detail: waiting.join(", "),
-        }
-    })
+        (JobState::Running, waiting.join(", "))
+    };
+    Ok(JobStatus { state, detail })
 }
 
 #[cfg(test)]

@@ -134,7 +134,8 @@ pub async fn export(
         "selection": request.sesam,
     });
     let entities = state.into_entities();
-    let stored = store::save(&s3, bucket, &prefix, &entities, about).await?;
+    let owner = session.own_account_id().await?;
+    let stored = store::save(&s3, bucket, &owner, &prefix, &entities, about).await?;
     tracing::info!(entities = entities.len(), bundle = %uri(bucket, &prefix), "bundle stored");
     Ok(Bundle {
         platform: request.platform,
@@ -212,7 +213,16 @@ pub async fn plan(
     );
     let plan_key = plan_key(bundle);
     let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
-    put_bytes(&s3, &bundle.bucket, &plan_key, "application/json", body).await?;
+    let owner = session.own_account_id().await?;
+    put_bytes(
+        &s3,
+        &bundle.bucket,
+        &owner,
+        &plan_key,
+        "application/json",
+        body,
+    )
+    .await?;
     if !request.dry_run {
         plan.allowed()?;
     }
@@ -251,7 +261,8 @@ async fn snapshot(
         "created_at": format_rfc3339(unix_now()),
         "source": {"name": request.target.name, "origin": {"snapshot_of": request.target.name}},
     });
-    store::save(&s3, &bundle.bucket, &before, current, about).await?;
+    let owner = session.own_account_id().await?;
+    store::save(&s3, &bundle.bucket, &owner, &before, current, about).await?;
     Ok(())
 }
 

@@ -41,7 +41,18 @@ pub async fn export_service(
                 .collect(&job)
                 .await?;
             let bucket = config.require_artifact_bucket("export-service")?;
-            to_value(bundle::store(&session.own_s3(), bucket, &request, &run_id, collected).await?)
+            let owner = session.own_account_id().await?;
+            to_value(
+                bundle::store(
+                    &session.own_s3(),
+                    bucket,
+                    &owner,
+                    &request,
+                    &run_id,
+                    collected,
+                )
+                .await?,
+            )
         }
         ExportServiceInput::Cancel {
             run_id,
@@ -83,8 +94,16 @@ async fn start(
         Exported::Job(job) => (Some(job), None),
         Exported::Done(collected) => {
             let bucket = config.require_artifact_bucket("export-service")?;
-            let stored =
-                bundle::store(&session.own_s3(), bucket, &request, run_id, collected).await?;
+            let owner = session.own_account_id().await?;
+            let stored = bundle::store(
+                &session.own_s3(),
+                bucket,
+                &owner,
+                &request,
+                run_id,
+                collected,
+            )
+            .await?;
             (None, Some(stored))
         }
     };

@@ -54,7 +54,18 @@ fn mapping_from_get(
         .set_state(out.state)
         .set_function_arn(out.function_arn)
         .set_event_source_arn(out.event_source_arn)
+        .set_event_source_mapping_arn(out.event_source_mapping_arn)
         .build()
+}
+
+/// The mapping's own ARN (what tags are put on), or an error naming the mapping.
+pub fn mapping_arn(mapping: &EventSourceMappingConfiguration) -> Result<&str, TaskError> {
+    mapping.event_source_mapping_arn().ok_or_else(|| {
+        TaskError::Mismatch(format!(
+            "event source mapping {} was described without its EventSourceMappingArn",
+            mapping.uuid().unwrap_or("?")
+        ))
+    })
 }
 
 /// The settled-or-moving state of a mapping as Lambda reports it ("Enabled", "Disabling", …).

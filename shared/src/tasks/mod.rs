@@ -8,6 +8,8 @@ pub mod copy_table;
 pub mod declarative;
 pub mod export_service;
 pub mod import_service;
+pub mod limits;
+pub mod masking_key;
 pub mod preflight;
 pub mod report;
 pub mod setup_deploy_table;
@@ -15,6 +17,7 @@ pub mod start_glue;
 pub mod sync_bucket;
 pub mod toggle_streams;
 
+mod continuation;
 mod lookup;
 
 /// A step output as JSON, for steps whose output shape depends on the action asked.

@@ -1,8 +1,9 @@
 //! `preflight`: validate the refresh input, check both accounts and every named resource, emit the plan.
 //!
 //! Nothing is written anywhere by this step. It fails before any change when the input is malformed
-//! (every problem listed with its field path), when the target is a protected account, or when a
-//! named table, bucket, Glue job or consumer is missing or does not fit.
+//! (every problem listed with its field path), when the target is a protected account, when a
+//! named table, bucket, Glue job or consumer is missing or does not fit, or when the masking key
+//! cannot be read (nothing destructive may start on a key ferry may not read).
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,12 @@ use aws_sdk_dynamodb::types::TableDescription;
 use crate::aws::{Aws, Session, place};
 use crate::config::FunctionConfig;
 use crate::contract::{
-    Consumer, KeyAttribute, Plan, PreflightInput, RefreshRequest, TableEngine, TablePlan,
+    Consumer, KeyAttribute, Limits, Plan, PreflightInput, RefreshRequest, TableEngine, TablePlan,
 };
 use crate::error::{MissingResource, TaskError};
+
+use super::limits;
+use super::toggle_streams::marks::leftover_pauses;
 
 /// States of a mapping that is consuming (or about to): these are paused and later resumed.
 const CONSUMING_STATES: &[&str] = &["Enabled", "Enabling", "Creating"];
@@ -61,11 +65,14 @@ pub async fn preflight(
     if !mismatches.is_empty() {
         return Err(TaskError::Mismatch(mismatches.join("; ")));
     }
+    super::masking_key::ensure_readable(&session, request.masking.as_ref()).await?;
+    let leftover = leftover_pauses(&session, &request, &input.run_id, &consumers).await?;
 
     let pause = consumers
         .iter()
         .filter(|c| CONSUMING_STATES.contains(&c.state.as_str()))
         .map(|c| c.mapping_id.clone())
+        .chain(leftover.resume)
         .collect();
     let plan = Plan {
         run_id: input.run_id,
@@ -77,6 +84,7 @@ pub async fn preflight(
         deploy_table: request.deploy_table,
         consumers,
         pause,
+        leftover: leftover.paused,
         tables,
         buckets: request.buckets,
         masking: request.masking,
@@ -84,8 +92,17 @@ pub async fn preflight(
             .polling
             .deadline_seconds
             .div_ceil(request.polling.interval_seconds),
+        max_settle_polls: limits::max_settle_polls(request.polling.interval_seconds),
+        max_invocations: limits::max_invocations(request.polling.deadline_seconds),
+        max_concurrency: request.concurrency,
         polling: request.polling,
-        warnings,
+        warnings: [warnings, leftover.warnings].concat(),
+        limits: Limits::default(),
+    };
+    let input_bytes = serde_json::to_vec(&input.request).map_or(0, |b| b.len() as u64);
+    let plan = Plan {
+        limits: limits::check(&plan, input_bytes)?,
+        ..plan
     };
     tracing::info!(
         run_id = %plan.run_id,

@@ -4,6 +4,9 @@
 //! values redacted, the plan, every step's counts, the outcome, the error and the durations. The event
 //! (`source` = `ferry`, `detail-type` = `ferry.<machine>`) lets users route outcomes to mail or chat.
 //! It warns when stream consumers stayed paused close to DynamoDB Streams' 24-hour retention.
+//! A refresh that left any consumer paused (the resume could not enable it, or gave up waiting) is
+//! FAILED, whatever the state machine said: the manifest and the event name every such consumer
+//! and why (`consumers_paused`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,7 +15,9 @@ use serde_json::{Value, json};
 use crate::aws::Aws;
 use crate::aws::objects::{self, put_bytes};
 use crate::config::FunctionConfig;
-use crate::contract::{ReportInput, ReportOutput, RunOutcome};
+use crate::contract::{
+    MappingNote, ReportInput, ReportOutput, RunError, RunOutcome, ToggleAction, ToggleStreamsOutput,
+};
 use crate::error::TaskError;
 
 /// DynamoDB Streams keep records this long.
@@ -21,6 +26,8 @@ pub const STREAM_RETENTION_SECONDS: i64 = 24 * 3600;
 pub const PAUSE_WARNING_SECONDS: i64 = 20 * 3600;
 /// The `source` of ferry's events.
 pub const EVENT_SOURCE: &str = "ferry";
+/// The error of a run that left stream consumers paused.
+pub const CONSUMERS_NOT_RESUMED: &str = "ConsumersNotResumed";
 
 /// Writes the manifest, sends the event, returns where both went.
 pub async fn report(
@@ -30,12 +37,24 @@ pub async fn report(
 ) -> Result<ReportOutput, TaskError> {
     let bucket = config.require_artifact_bucket("report")?.to_string();
     let now = unix_now();
-    let warnings = warnings(&input, now);
+    let paused = stayed_paused(&input);
+    let input = failed_if_paused(input, &paused);
+    let mut warnings = warnings(&input, now);
+    warnings.extend(paused_warning(&paused));
     let key = format!("runs/{}/{}/manifest.json", input.machine, input.run_id);
-    let manifest = manifest(&input, now, &warnings);
+    let manifest = manifest(&input, now, &warnings, &paused);
     let session = aws.session(&input.run_id);
     let body = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
-    put_bytes(&session.own_s3(), &bucket, &key, "application/json", body).await?;
+    let owner = session.own_account_id().await?;
+    put_bytes(
+        &session.own_s3(),
+        &bucket,
+        &owner,
+        &key,
+        "application/json",
+        body,
+    )
+    .await?;
 
     let uri = objects::uri(&bucket, &key);
     let detail_type = format!("ferry.{}", input.machine);
@@ -46,6 +65,7 @@ pub async fn report(
         "duration_seconds": manifest["duration_seconds"],
         "counts": input.plan.as_ref().and_then(|p| p.get("counts")),
         "error": input.error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+        "consumers_paused": paused,
         "warnings": warnings,
     });
     let events = session.own_eventbridge();
@@ -134,8 +154,76 @@ fn drift(input: &ReportInput, manifest: &str) -> Option<Value> {
     }))
 }
 
+/// The stream consumers the run left paused, each with the reason: those the resume's last answer
+/// (`results.resume.toggle`) lists as failed or still settling or, when the resume failed before
+/// it answered (`results.resume_error`), every mapping of the plan's pause list.
+fn stayed_paused(input: &ReportInput) -> Vec<MappingNote> {
+    let toggle = input
+        .results
+        .pointer("/resume/toggle")
+        .and_then(|t| serde_json::from_value::<ToggleStreamsOutput>(t.clone()).ok())
+        .filter(|t| t.action == ToggleAction::On);
+    if let Some(toggle) = toggle {
+        let gave_up = toggle.pending.into_iter().map(|n| MappingNote {
+            reason: format!("{} when the run stopped waiting", n.reason),
+            ..n
+        });
+        return toggle.failed.into_iter().chain(gave_up).collect();
+    }
+    let Some(error) = input.results.get("resume_error") else {
+        return Vec::new();
+    };
+    let reason = format!(
+        "the resume failed: {}: {}",
+        error["Error"].as_str().unwrap_or("unknown error"),
+        error["Cause"].as_str().unwrap_or("")
+    );
+    input
+        .plan
+        .as_ref()
+        .and_then(|p| p.get("pause"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|id| MappingNote {
+            mapping_id: id.to_string(),
+            reason: reason.clone(),
+        })
+        .collect()
+}
+
+/// A run that left consumers paused is FAILED, with an error saying so if it had none.
+fn failed_if_paused(mut input: ReportInput, paused: &[MappingNote]) -> ReportInput {
+    if paused.is_empty() {
+        return input;
+    }
+    input.outcome = RunOutcome::Failed;
+    input.error.get_or_insert_with(|| RunError {
+        error: CONSUMERS_NOT_RESUMED.into(),
+        cause: format!("{} stream consumer(s) stayed paused", paused.len()),
+    });
+    input
+}
+
+/// The warning naming every consumer left paused and what to do about it.
+fn paused_warning(paused: &[MappingNote]) -> Option<String> {
+    if paused.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = paused
+        .iter()
+        .map(|n| format!("{} ({})", n.mapping_id, n.reason))
+        .collect();
+    Some(format!(
+        "{} stream consumer(s) stayed paused: {}. Resume them by hand (aws lambda update-event-source-mapping --uuid <mapping> --enabled): until then the next refresh refuses to start unless its input says \"streams\": {{\"resume_leftover\": true}}",
+        paused.len(),
+        listed.join("; ")
+    ))
+}
+
 /// The manifest document.
-fn manifest(input: &ReportInput, now: i64, warnings: &[String]) -> Value {
+fn manifest(input: &ReportInput, now: i64, warnings: &[String], stayed: &[MappingNote]) -> Value {
     let started = parse_rfc3339(&input.started_at);
     let paused = input.paused_at.as_deref().and_then(parse_rfc3339);
     json!({
@@ -151,6 +239,7 @@ fn manifest(input: &ReportInput, now: i64, warnings: &[String]) -> Value {
         "plan": input.plan.as_ref().map(redact),
         "results": redact(&input.results),
         "error": input.error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+        "consumers_paused": stayed,
         "warnings": warnings,
     })
 }
@@ -338,6 +427,73 @@ mod tests {
         dry.outcome = RunOutcome::Succeeded;
         dry.plan.as_mut().unwrap()["nothing_to_do"] = json!(false);
         assert!(drift(&dry, "s3://b/m.json").is_none());
+    }
+
+    fn resumed(failed: &[&str], pending: &[&str]) -> Value {
+        let note = |id: &&str| MappingNote {
+            mapping_id: id.to_string(),
+            reason: "is Disabling".into(),
+        };
+        serde_json::to_value(ToggleStreamsOutput {
+            action: ToggleAction::On,
+            changed: vec!["m-ok".into()],
+            unchanged: Vec::new(),
+            reached: vec!["m-ok".into()],
+            pending: pending.iter().map(note).collect(),
+            failed: failed.iter().map(note).collect(),
+            settled: pending.is_empty(),
+            summary: String::new(),
+            job: crate::contract::JobHandle::Mappings {
+                environment: crate::contract::Environment {
+                    name: "test".into(),
+                    role_arn: None,
+                    region: "us-east-1".into(),
+                },
+                mapping_ids: vec!["m-ok".into()],
+                want: crate::contract::MappingState::Enabled,
+            },
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn consumers_left_paused_fail_the_run_naming_each() {
+        let mut run = input(None);
+        run.results = json!({"resume": {"toggle": resumed(&["m-gone"], &["m-slow"]), "polls": 30}});
+        let paused = stayed_paused(&run);
+        let ids: Vec<&str> = paused.iter().map(|n| n.mapping_id.as_str()).collect();
+        assert_eq!(ids, ["m-gone", "m-slow"]);
+        assert!(paused[1].reason.contains("when the run stopped waiting"));
+        let run = failed_if_paused(run, &paused);
+        assert_eq!(run.outcome, RunOutcome::Failed);
+        assert_eq!(run.error.as_ref().unwrap().error, CONSUMERS_NOT_RESUMED);
+        assert!(
+            paused_warning(&paused)
+                .unwrap()
+                .contains("m-gone (is Disabling)")
+        );
+
+        let mut clean = input(None);
+        clean.results = json!({"resume": {"toggle": resumed(&[], &[])}});
+        assert!(stayed_paused(&clean).is_empty());
+        assert_eq!(failed_if_paused(clean, &[]).outcome, RunOutcome::Succeeded);
+    }
+
+    #[test]
+    fn a_resume_that_never_answered_leaves_the_whole_pause_list_named() {
+        let mut run = input(None);
+        run.outcome = RunOutcome::Failed;
+        run.plan = Some(json!({"pause": ["m-1", "m-2"]}));
+        run.results =
+            json!({"resume_error": {"Error": "Unauthorized", "Cause": "AccessDeniedException"}});
+        let paused = stayed_paused(&run);
+        assert_eq!(paused.len(), 2);
+        assert!(
+            paused[0]
+                .reason
+                .contains("Unauthorized: AccessDeniedException"),
+            "{paused:?}"
+        );
     }
 
     #[test]

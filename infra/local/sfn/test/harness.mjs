@@ -454,9 +454,15 @@ export function invocationsBy(result, state, key) {
   return groupsByKey;
 }
 
-/** The names of the states entered, in order (nested ones included). */
+/**
+ * The names of the states entered, in order (nested ones included, and those of the executions the
+ * run started).
+ */
 export function statesEntered(result) {
-  return result.events.filter((e) => e.type === 'StateEntered').map((e) => e.state.name);
+  return [...(result.timeline ?? result.events)]
+    .sort((a, b) => a.timestamp - b.timestamp)
+    .filter((e) => e.type === 'StateEntered')
+    .map((e) => e.state.name);
 }
 
 /** Prints what a test asserted. */

@@ -38,7 +38,23 @@ function plan(input) {
     masking: request.masking,
     polling: request.polling,
     max_polls: 3,
+    max_settle_polls: 3,
+    max_invocations: 5,
+    max_concurrency: { tables: 4, segments: 4, buckets: 4 },
+    limits: {
+      refresh_events: 2092, largest_child_events: 700, largest_child: 'table efcms-test-big', state_bytes: 50000,
+      events_allowed: 20000, state_bytes_allowed: 209715,
+    },
     warnings: [],
+  };
+}
+
+/** A toggle-streams answer: every mapping changed, reached unless `settled` is false. */
+function toggled(i, { settled }) {
+  const pending = settled ? [] : i.mapping_ids.map((id) => ({ mapping_id: id, reason: 'is Disabling' }));
+  return {
+    action: i.action, changed: i.mapping_ids, unchanged: [], reached: settled ? i.mapping_ids : [], pending, failed: [],
+    settled, summary: settled ? 'all settled' : 'still settling', job: { kind: 'mappings', mapping_ids: i.mapping_ids },
   };
 }
 
@@ -48,8 +64,7 @@ function defaults() {
   return {
     preflight: plan,
     'setup-deploy-table': () => ({ table: 'efcms-deploy-test', written: 3, previous: {} }),
-    'toggle-streams': (i) => ({ action: i.action, changed: i.mapping_ids, unchanged: [], settled: true,
-      job: { kind: 'mappings', mapping_ids: i.mapping_ids } }),
+    'toggle-streams': (i) => toggled(i, { settled: true }),
     'start-glue': () => ({ job: { kind: 'glue', job_name: 'ferry-refresh-table', job_run_id: 'jr_1' }, started: true }),
     'check-status': () => ({ state: 'SUCCEEDED', detail: 'SUCCEEDED after 3s' }),
     'copy-table': () => ({ done: true, progress: { counts } }),
@@ -110,10 +125,47 @@ test('a Glue job still running after max_polls checks fails the run with JobTime
   note('consumers resumed, FAILED reported with the error');
 });
 
-test('pausing waits for the mappings to settle, then copies', async () => {
+test('a segment still not done after max_invocations calls fails the run with DeadlineExceeded, after a resume', async () => {
+  let invocations = 0;
+  handlers['copy-table'] = (i) => {
+    invocations = (i.progress?.counts?.invocations ?? 0) + 1;
+    return { done: false, progress: { continuation: 'sealed', counts: { ...counts, invocations } } };
+  };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'DeadlineExceeded');
+  assert.match(result.cause, /the clear phase of segment \d+ of table efcms-test-alpha is not done after 5 invocations/);
+  assert.equal(invocations, 5);
+  assert.deepEqual(toggles(), ['off', 'on']);
+  assert.equal(reports()[0].error.Error, 'DeadlineExceeded');
+  note(`DeadlineExceeded from the segment's own execution, unwrapped by the table's and the refresh's: ${result.cause}`);
+});
+
+test('a consumer the resume cannot enable fails the run with ConsumersNotResumed, naming it', async () => {
+  handlers['toggle-streams'] = (i) => {
+    if (i.action === 'off') return toggled(i, { settled: true });
+    return {
+      ...toggled(i, { settled: true }), reached: [],
+      failed: [{ mapping_id: 'm-blue', reason: 'no longer exists: replaced by a deploy during the run' }],
+      summary: '0 of 1 mapping(s) Enabled; failed: m-blue no longer exists',
+    };
+  };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'ConsumersNotResumed');
+  assert.match(result.cause, /m-blue no longer exists/);
+  assert.equal(reports()[0].outcome, 'FAILED');
+  note(`a copy that succeeded with a consumer left paused is a FAILED run: ${result.cause}`);
+});
+
+test('pausing waits for the mappings to settle, then copies; resuming asks again until they settle', async () => {
   let checks = 0;
-  handlers['toggle-streams'] = (i) => ({ action: i.action, changed: i.mapping_ids, unchanged: [], settled: false,
-    job: { kind: 'mappings', mapping_ids: i.mapping_ids } });
+  let resumes = 0;
+  handlers['toggle-streams'] = (i) => {
+    if (i.action === 'off') return toggled(i, { settled: false });
+    resumes += 1;
+    return toggled(i, { settled: resumes > 1 });
+  };
   handlers['check-status'] = (i) => {
     if (i.job.kind !== 'mappings') return { state: 'SUCCEEDED', detail: 'SUCCEEDED' };
     checks += 1;
@@ -124,9 +176,11 @@ test('pausing waits for the mappings to settle, then copies', async () => {
   const entered = statesEntered(result);
   assert.ok(entered.filter((s) => s === 'CheckPause').length === 2);
   assert.ok(entered.indexOf('CopyData') > entered.lastIndexOf('CheckPause'));
-  assert.ok(entered.filter((s) => s === 'CheckResume').length === 2);
+  assert.equal(entered.filter((s) => s === 'CheckResume').length, 1);
+  assert.equal(resumes, 2);
+  assert.deepEqual(result.output.results.resume.toggle.reached, ['m-blue']);
   assert.equal(result.output.results.pause.polls, 1);
-  note('CopyData starts only after CheckPause saw the mappings settled; the resume is awaited the same way');
+  note('CopyData starts only after CheckPause saw the mappings settled; a resume still pending is asked again (CheckResume) until it settles');
 });
 
 test('a resume that fails after a failed copy still fails the run with the original error', async () => {
@@ -167,7 +221,7 @@ test('throttling is retried; InvalidInput is not', async () => {
   };
   const ok = await run();
   assert.equal(ok.status, 'SUCCEEDED');
-  assert.equal(ok.events.filter((e) => e.type === 'StateRetried').length, 2);
+  assert.equal(ok.timeline.filter((e) => e.type === 'StateRetried').length, 2);
   note('two Throttled answers retried, then SUCCEEDED');
 
   handlers = defaults();
@@ -177,7 +231,10 @@ test('throttling is retried; InvalidInput is not', async () => {
   assert.equal(failed.status, 'FAILED');
   assert.equal(failed.error, 'InvalidInput');
   assert.equal(calls.filter((c) => c.name === 'sync-bucket').length, 1);
-  note('InvalidInput from sync-bucket called once, not retried, run FAILED');
+  assert.equal(calls.find((c) => c.name === 'sync-bucket').input.dry_run, true);
+  assert.deepEqual(toggles(), []);
+  assert.equal(calls.filter((c) => c.name === 'copy-table').length, 0);
+  note('InvalidInput from sync-bucket\'s count (CheckBuckets) called once, not retried, run FAILED before any pause or copy');
 });
 
 test('a failure before the pause is reported without touching the consumers', async () => {

@@ -49,6 +49,16 @@ function consumerStates(f) {
   return Object.fromEntries(f.consumers.map((c) => [c.function, c.after]));
 }
 
+/**
+ * Every address of the seeded source ('…@example.com') found anywhere in a run's history: the
+ * events (state inputs and outputs) of the execution and of every execution it started, and the
+ * functions' inputs.
+ */
+function productionAddresses(result) {
+  const history = JSON.stringify([result.timeline, result.invocations, result.output]);
+  return [...new Set(history.match(/[A-Za-z0-9._%+-]+@example\.com/g) ?? [])];
+}
+
 function table(f, target) {
   return f.tables.find((t) => t.target === target);
 }
@@ -97,6 +107,23 @@ test('a refresh with a scan table, a glue table and a bucket succeeds and leaves
   assert.equal(f.manifests.outcome, 'SUCCEEDED');
   assert.equal(result.output.report.manifest, `s3://ferry-artifacts/runs/refresh/${result.runId}/manifest.json`);
   note(`report manifest written: ${result.output.report.manifest} (outcome SUCCEEDED)`);
+
+  // Each table, segment phase and bucket ran in an execution of its own, each within the worst
+  // case preflight computed for it.
+  const limits = result.output.plan.limits;
+  const runs = (r) => [r, ...r.children.flatMap(runs)];
+  const machines = runs(result).slice(1).map((r) => r.runId.split('.').at(-2));
+  const count = (m) => machines.filter((x) => x === m).length;
+  assert.equal(count('refresh-table'), 2);
+  assert.equal(count('refresh-segment'), 2 * demoRequest().tables.find((t) => t.engine === 'scan').segments);
+  assert.equal(count('refresh-bucket'), 2, 'one bucket counted before the pause, then synced');
+  assert.ok(result.events.length <= limits.refresh_events, `${result.events.length} > ${limits.refresh_events}`);
+  const largest = Math.max(...runs(result).slice(1).map((r) => r.events.length));
+  assert.ok(largest <= limits.largest_child_events, `${largest} > ${limits.largest_child_events}`);
+  assert.ok(limits.refresh_events <= limits.events_allowed && limits.state_bytes <= limits.state_bytes_allowed);
+  note(`executions: refresh ${result.events.length} events (worst case ${limits.refresh_events}), `
+    + `${machines.length} children: ${count('refresh-table')} tables, ${count('refresh-segment')} segment phases, `
+    + `${count('refresh-bucket')} bucket runs, the largest ${largest} events (worst case ${limits.largest_child_events}, ${limits.largest_child})`);
 });
 
 test('a Glue job that fails resumes the consumers and fails the run with JobFailed and the job message', { timeout: TEST_TIMEOUT }, async () => {
@@ -171,15 +198,19 @@ test('copy-table and sync-bucket continue across invocations when each may work 
   seedWorld(endpoint.url, { world: 'bulk' });
   const input = demoRequest();
   input.tables = [{ source: 'efcms-prod-alpha', target: 'efcms-test-alpha', engine: 'scan', segments: 2, mode: 'replace' }];
+  // Capped invocations end long before the 880 s the deadline arithmetic counts on, so give them
+  // the longest deadline: a week allows 689 invocations per segment phase.
+  input.polling = { ...input.polling, deadline_seconds: 7 * 24 * 3600 };
   const result = await refresh(cappedFunctions, input, 'continuation');
   assert.equal(result.status, 'SUCCEEDED', failure(result));
 
-  const copies = invocationsBy(result, 'CopySegment', (i) => i.segment);
-  assert.equal(copies.size, 2);
+  const copies = invocationsBy(result, 'CopySegment', (i) => `${i.phase} ${i.segment}`);
+  for (const k of [...copies.keys()]) if (k.startsWith('clear')) copies.delete(k);
+  assert.deepEqual([...copies.keys()].sort(), ['copy 0', 'copy 1']);
   for (const [segment, n] of copies) assert.ok(n > 1, `segment ${segment}: copy-table invoked ${n} time(s)`);
   note(`copy-table (copy phase) invoked ${[...copies.values()].join(' and ')} times for segments 0 and 1`);
   const counted = result.output.results.data.tables[0].copied.map((s) => s.counts.invocations);
-  assert.deepEqual(counted, [...copies.values()]);
+  assert.deepEqual(counted, [copies.get('copy 0'), copies.get('copy 1')]);
   const syncs = result.invocations.filter((i) => i.state === 'SyncBucket').length;
   assert.ok(syncs > 1, `sync-bucket invoked ${syncs} time(s)`);
   note(`sync-bucket invoked ${syncs} times for its one bucket, resuming from its progress`);
@@ -190,11 +221,15 @@ test('copy-table and sync-bucket continue across invocations when each may work 
   assert.equal(alpha.example_com_strings, 0);
   assert.ok(f.buckets[0].identical);
   note(`${alpha.target_items} items copied and masked across pages, bucket identical`);
+  const history = result.timeline.length;
+  assert.ok(result.invocations.some((i) => i.input.progress?.continuation), 'continuations were passed on');
+  assert.deepEqual(productionAddresses(result), []);
+  note(`no source address in the ${history} events of the run and its children, nor in any function input or output (continuations are sealed)`);
   cappedFunctions.stop();
   cappedFunctions = undefined;
 });
 
-test('the max-delete guard stops the sync mid-run; consumers are resumed and the run fails with its message', { timeout: TEST_TIMEOUT }, async () => {
+test('the max-delete guard stops the run before anything changes: no clear, no pause, the run fails with its message', { timeout: TEST_TIMEOUT }, async () => {
   seedWorld(endpoint.url, { world: 'demo', staleObjects: 5 });
   const before = facts(endpoint.url);
   const input = demoRequest();
@@ -205,10 +240,15 @@ test('the max-delete guard stops the sync mid-run; consumers are resumed and the
   assert.match(describeCause(result.cause), /more than max_delete 2/);
   note(`execution FAILED: InvalidInput: ${describeCause(result.cause)}`);
   const entered = statesEntered(result);
-  assert.ok(entered.indexOf('ResumeConsumers') > entered.indexOf('CopyData'));
+  assert.ok(entered.includes('CheckBuckets') && entered.includes('ReportFailureBeforePause'), entered.join(' > '));
+  for (const state of ['SetupDeployTable', 'PauseConsumers', 'CopyData', 'CopySegment']) {
+    assert.ok(!entered.includes(state), `${state} ran: ${entered.join(' > ')}`);
+  }
+  note('the guard failed in CheckBuckets, before the deploy table, the pause or any table clear');
   const f = facts(endpoint.url, demoRequest(), result);
   assert.deepEqual(consumerStates(f), { streams_test_blue: 'Enabled', streams_test_green: 'Disabled' });
-  note('consumers resumed: blue Enabled, green Disabled');
+  assert.deepEqual(f.tables, before.tables);
+  note('consumers never paused (blue Enabled, green Disabled), every target table as it was');
   assert.equal(f.buckets[0].digest, before.buckets[0].digest);
   note(`target bucket untouched (${f.buckets[0].target_objects} objects, stale ones kept)`);
   assert.equal(f.manifests.outcome, 'FAILED');

@@ -22,8 +22,8 @@
 //! right after that key; a key copied twice is copied identically. Each invocation handles at least
 //! one key, so even a budget exhausted on arrival makes progress.
 //!
-//! Writes use the target credentials only, after [`Session::writable_account`] accepted them; the
-//! source is only listed and read.
+//! Writes use the target credentials only, after [`Session::writable_account`] accepted them, and
+//! name that account as the target bucket's owner; the source is only listed and read.
 //!
 //! [`Session::writable_account`]: crate::aws::Session::writable_account
 
@@ -107,7 +107,7 @@ pub async fn sync_bucket_with_limits(
     limits: Limits,
 ) -> Result<SyncBucketOutput, TaskError> {
     let session = aws.session(&input.run_id);
-    session
+    let target_owner = session
         .writable_account(&input.target, &config.protected_accounts)
         .await?;
     check_input(&input)?;
@@ -130,6 +130,7 @@ pub async fn sync_bucket_with_limits(
         target,
         source_bucket: spec.source.clone(),
         target_bucket: spec.target.clone(),
+        target_owner,
         mode,
         limits,
         memory: Arc::new(Semaphore::new(

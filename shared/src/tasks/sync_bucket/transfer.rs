@@ -2,6 +2,10 @@
 //! single-copy limit) with the target credentials, or a stream (`GetObject` with the source
 //! credentials into `PutObject` / a multipart upload with the target credentials). Deletion in
 //! batches, checksum look-ups and the probe that picks the transfer mode live here too.
+//!
+//! Every write names the target account as the bucket's owner (`ExpectedBucketOwner`): the account
+//! the target credentials act in, which the protected-account guard accepted. S3 refuses a write
+//! to a bucket of that name owned by any other account.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +68,8 @@ pub struct Sides {
     pub source_bucket: String,
     /// Target bucket.
     pub target_bucket: String,
+    /// The account that must own the target bucket (the target credentials' account).
+    pub target_owner: String,
     /// How objects travel.
     pub mode: Mode,
     /// Size thresholds.
@@ -325,6 +331,7 @@ async fn single_copy(sides: &Sides, entry: &Entry) -> Result<Option<u64>, TaskEr
         .target
         .copy_object()
         .bucket(&sides.target_bucket)
+        .expected_bucket_owner(&sides.target_owner)
         .key(&entry.key)
         .copy_source(copy_source(&sides.source_bucket, &entry.key))
         .send()
@@ -392,6 +399,7 @@ async fn multipart_copy(sides: &Sides, entry: &Entry) -> Result<Option<u64>, Tas
                         .target
                         .upload_part_copy()
                         .bucket(&sides.target_bucket)
+                        .expected_bucket_owner(&sides.target_owner)
                         .key(&entry.key)
                         .upload_id(upload_id)
                         .part_number(number)
@@ -444,6 +452,7 @@ async fn create_upload(
         .target
         .create_multipart_upload()
         .bucket(&sides.target_bucket)
+        .expected_bucket_owner(&sides.target_owner)
         .key(key);
     let request = if full_object_crc32 {
         request
@@ -477,6 +486,7 @@ async fn finish_upload(
             .target
             .complete_multipart_upload()
             .bucket(&sides.target_bucket)
+            .expected_bucket_owner(&sides.target_owner)
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(
@@ -501,6 +511,7 @@ async fn finish_upload(
             .target
             .abort_multipart_upload()
             .bucket(&sides.target_bucket)
+            .expected_bucket_owner(&sides.target_owner)
             .key(key)
             .upload_id(upload_id)
             .send()
@@ -565,6 +576,7 @@ async fn stream_copy(sides: &Sides, entry: &Entry) -> Result<Option<u64>, TaskEr
             .target
             .put_object()
             .bucket(&sides.target_bucket)
+            .expected_bucket_owner(&sides.target_owner)
             .key(&entry.key)
             .content_length(i64::try_from(length).unwrap_or(i64::MAX))
             .body(ByteStream::from(body));
@@ -632,8 +644,9 @@ async fn stream_parts(
         }
         total += buffer.len() as u64;
         let client = sides.target.clone();
-        let (bucket, key, upload_id, place) = (
+        let (bucket, owner, key, upload_id, place) = (
             sides.target_bucket.clone(),
+            sides.target_owner.clone(),
             entry.key.clone(),
             upload_id.to_string(),
             target_place.clone(),
@@ -644,6 +657,7 @@ async fn stream_parts(
             let out = client
                 .upload_part()
                 .bucket(bucket)
+                .expected_bucket_owner(owner)
                 .key(key)
                 .upload_id(upload_id)
                 .part_number(number)
@@ -724,6 +738,7 @@ pub async fn delete_keys(
                     .target
                     .delete_objects()
                     .bucket(&sides.target_bucket)
+                    .expected_bucket_owner(&sides.target_owner)
                     .delete(delete)
                     .send()
                     .await
@@ -761,7 +776,184 @@ pub async fn delete_keys(
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_s3::operation::{
+        abort_multipart_upload::AbortMultipartUploadOutput,
+        complete_multipart_upload::CompleteMultipartUploadOutput, copy_object::CopyObjectOutput,
+        create_multipart_upload::CreateMultipartUploadOutput, delete_objects::DeleteObjectsOutput,
+        get_object::GetObjectOutput, head_object::HeadObjectOutput, put_object::PutObjectOutput,
+        upload_part::UploadPartOutput, upload_part_copy::UploadPartCopyOutput,
+    };
+    use aws_sdk_s3::types::CopyPartResult;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
     use super::*;
+
+    const TARGET_ACCOUNT: &str = "222222222222";
+
+    /// Sides whose target answers only writes naming [`TARGET_ACCOUNT`] as the bucket owner.
+    fn sides(mode: Mode, source: &[&Rule], target: &[&Rule]) -> Sides {
+        Sides {
+            source: mock_client!(aws_sdk_s3, RuleMode::MatchAny, source),
+            target: mock_client!(aws_sdk_s3, RuleMode::MatchAny, target),
+            source_bucket: "prod-docs".into(),
+            target_bucket: "test-docs".into(),
+            target_owner: TARGET_ACCOUNT.into(),
+            mode,
+            limits: Limits {
+                max_single_copy: 10,
+                copy_part_size: 1024 * 1024,
+                stream_part_size: 10,
+                stream_memory: 1024 * 1024,
+            },
+            memory: Arc::new(Semaphore::new(1024)),
+        }
+    }
+
+    fn entry(size: u64) -> Entry {
+        Entry {
+            key: "a/b.pdf".into(),
+            size,
+            etag: "e".into(),
+            last_modified: None,
+        }
+    }
+
+    fn get(body: &'static [u8]) -> Rule {
+        mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+            GetObjectOutput::builder()
+                .content_length(body.len() as i64)
+                .body(ByteStream::from_static(body))
+                .build()
+        })
+    }
+
+    /// Every write the target may receive, each answered only when it names the owner.
+    struct Writes {
+        put: Rule,
+        copy: Rule,
+        create: Rule,
+        part: Rule,
+        part_copy: Rule,
+        complete: Rule,
+        abort: Rule,
+        delete: Rule,
+    }
+
+    impl Writes {
+        fn new() -> Self {
+            macro_rules! owned {
+                ($op:ident, $output:expr) => {
+                    mock!(aws_sdk_s3::Client::$op)
+                        .match_requests(|r| r.expected_bucket_owner() == Some(TARGET_ACCOUNT))
+                        .then_output(move || $output)
+                };
+            }
+            Writes {
+                put: owned!(put_object, PutObjectOutput::builder().build()),
+                copy: owned!(copy_object, CopyObjectOutput::builder().build()),
+                create: owned!(
+                    create_multipart_upload,
+                    CreateMultipartUploadOutput::builder()
+                        .upload_id("u")
+                        .build()
+                ),
+                part: owned!(upload_part, UploadPartOutput::builder().e_tag("p").build()),
+                part_copy: owned!(
+                    upload_part_copy,
+                    UploadPartCopyOutput::builder()
+                        .copy_part_result(CopyPartResult::builder().e_tag("p").build())
+                        .build()
+                ),
+                complete: owned!(
+                    complete_multipart_upload,
+                    CompleteMultipartUploadOutput::builder().build()
+                ),
+                abort: owned!(
+                    abort_multipart_upload,
+                    AbortMultipartUploadOutput::builder().build()
+                ),
+                delete: owned!(delete_objects, DeleteObjectsOutput::builder().build()),
+            }
+        }
+
+        fn rules<'a>(&'a self, extra: &[&'a Rule]) -> Vec<&'a Rule> {
+            let mut rules = vec![
+                &self.put,
+                &self.copy,
+                &self.create,
+                &self.part,
+                &self.part_copy,
+                &self.complete,
+                &self.abort,
+                &self.delete,
+            ];
+            rules.extend_from_slice(extra);
+            rules
+        }
+    }
+
+    #[tokio::test]
+    async fn every_write_to_the_target_names_its_owner() {
+        let writes = Writes::new();
+        let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+            HeadObjectOutput::builder()
+                .content_length(25)
+                .e_tag("\"src\"")
+                .build()
+        });
+        let (small, large) = (get(b"0123"), get(b"0123456789abcdefghij"));
+
+        let server_side = sides(Mode::ServerSide, &[], &writes.rules(&[&head]));
+        assert_eq!(copy_object(&server_side, &entry(4)).await.unwrap(), Some(4));
+        assert_eq!(
+            copy_object(&server_side, &entry(25)).await.unwrap(),
+            Some(25)
+        );
+        let stream_small = sides(Mode::Stream, &[&small], &writes.rules(&[]));
+        assert_eq!(
+            copy_object(&stream_small, &entry(4)).await.unwrap(),
+            Some(4)
+        );
+        let stream_large = sides(Mode::Stream, &[&large], &writes.rules(&[]));
+        assert_eq!(
+            copy_object(&stream_large, &entry(20)).await.unwrap(),
+            Some(20)
+        );
+        delete_keys(&server_side, &["a/old.pdf".to_string()], &mut 0)
+            .await
+            .unwrap();
+
+        assert_eq!(writes.copy.num_calls(), 1, "CopyObject");
+        assert_eq!(writes.part_copy.num_calls(), 1, "UploadPartCopy");
+        assert_eq!(writes.put.num_calls(), 1, "PutObject");
+        assert_eq!(writes.part.num_calls(), 1, "UploadPart");
+        assert_eq!(writes.create.num_calls(), 2, "CreateMultipartUpload");
+        assert_eq!(writes.complete.num_calls(), 2, "CompleteMultipartUpload");
+        assert_eq!(writes.delete.num_calls(), 1, "DeleteObjects");
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_is_aborted_naming_the_owner() {
+        let writes = Writes::new();
+        let source = get(b"0123456789");
+        let failing = mock!(aws_sdk_s3::Client::complete_multipart_upload)
+            .match_requests(|r| r.expected_bucket_owner() == Some(TARGET_ACCOUNT))
+            .then_http_response(|| {
+                aws_smithy_runtime_api::http::Response::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                    aws_smithy_types::body::SdkBody::from(
+                        "<Error><Code>InvalidPart</Code><Message>no</Message></Error>",
+                    ),
+                )
+            });
+        let rules = vec![&writes.create, &writes.part, &failing, &writes.abort];
+        let stream = sides(Mode::Stream, &[&source], &rules);
+
+        let err = copy_object(&stream, &entry(10)).await.unwrap_err();
+
+        assert!(err.to_string().contains("CompleteMultipartUpload"), "{err}");
+        assert_eq!(writes.abort.num_calls(), 1, "AbortMultipartUpload");
+    }
 
     #[test]
     fn copy_source_encodes_everything_but_unreserved_characters_and_slashes() {
