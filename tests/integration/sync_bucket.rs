@@ -850,3 +850,137 @@ async fn refuses_a_protected_target_and_writes_nothing() {
     assert_eq!(err.error_type(), "ProtectedTarget", "{err}");
     assert_eq!(keys(&s3, &target, "").await, ["b"]);
 }
+
+/// 5 MiB parts (S3's smallest but the last) for every object of at least 5 MiB.
+fn five_mib_parts() -> Limits {
+    Limits {
+        max_single_copy: 5 * MIB as u64,
+        copy_part_size: 5 * MIB as u64,
+        stream_part_size: 5 * MIB as u64,
+        stream_memory: 64 * MIB as u64,
+    }
+}
+
+impl Pair {
+    /// One invocation with an exhausted budget (each makes progress: a window of parts at least).
+    async fn sync_slice(&self, input: &SyncBucketInput) -> SyncBucketOutput {
+        sync_bucket_with_limits(
+            &self.aws,
+            &config(),
+            input.clone(),
+            exhausted(),
+            five_mib_parts(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Multipart uploads still open in the target bucket.
+    async fn open_uploads(&self) -> usize {
+        let out = self
+            .dst
+            .list_multipart_uploads()
+            .bucket(&self.target)
+            .send()
+            .await
+            .unwrap();
+        out.uploads().len()
+    }
+}
+
+#[tokio::test]
+async fn a_large_object_travels_across_invocations_as_a_resumable_upload() {
+    let pair = pair("sync-resume").await;
+    let large = big(41 * MIB + 5, 7);
+    put(&pair.src, &pair.source, "big/video.bin", large.clone()).await;
+    put(&pair.src, &pair.source, "small.txt", b"x".to_vec()).await;
+
+    for transfer in [Transfer::Stream, Transfer::ServerSide] {
+        let mut input = pair.input(pair.spec("", transfer));
+        let mut carried = Vec::new();
+        let mut outputs = 0;
+        loop {
+            let out = pair.sync_slice(&input).await;
+            outputs += 1;
+            if let Some(upload) = &out.progress.upload {
+                assert_eq!(upload.key, "big/video.bin");
+                assert_eq!(out.progress.start_after, None, "resumes before the object");
+                carried.push(upload.clone());
+            }
+            input.progress = Some(out.progress.clone());
+            if out.done {
+                assert_eq!(out.progress.upload, None);
+                break;
+            }
+            assert!(outputs < 50, "the sync does not converge");
+        }
+        let parts: Vec<usize> = carried.iter().map(|u| u.parts.len()).collect();
+        match transfer {
+            // Two parts in flight per window, one window per invocation: 2, 4, 6, 8 of 9 carried.
+            Transfer::Stream => assert_eq!(parts, vec![2, 4, 6, 8]),
+            // Eight `UploadPartCopy` per window: 8 of 9 carried once.
+            _ => assert_eq!(parts, vec![8]),
+        }
+        assert!(carried.iter().all(|u| u.upload_id == carried[0].upload_id));
+        let got = pair
+            .dst
+            .get_object()
+            .bucket(&pair.target)
+            .key("big/video.bin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.e_tag().map(|e| e.ends_with("-9\"")), Some(true));
+        let bytes = got.body.collect().await.unwrap().into_bytes();
+        assert!(
+            bytes.as_ref() == large.as_slice(),
+            "the target's bytes equal the source's"
+        );
+        assert_eq!(assert_same(&pair, "").await, 2);
+        assert_eq!(pair.open_uploads().await, 0);
+        // Start the next transfer from an empty target.
+        for key in ["big/video.bin", "small.txt"] {
+            pair.dst
+                .delete_object()
+                .bucket(&pair.target)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_carried_upload_whose_source_changed_is_aborted_and_started_again() {
+    let pair = pair("sync-resume-changed").await;
+    put(&pair.src, &pair.source, "big/video.bin", big(21 * MIB, 1)).await;
+    let mut input = pair.input(pair.spec("", Transfer::Stream));
+    let first = loop {
+        let out = pair.sync_slice(&input).await;
+        input.progress = Some(out.progress.clone());
+        if let Some(upload) = out.progress.upload {
+            break upload;
+        }
+        assert!(!out.done, "the upload was carried");
+    };
+    assert_eq!(pair.open_uploads().await, 1);
+
+    let changed = big(16 * MIB + 1, 9);
+    put(&pair.src, &pair.source, "big/video.bin", changed.clone()).await;
+    let out = pair.sync_slice(&input).await;
+    let second = out.progress.upload.clone().expect("a new upload, carried");
+    assert_ne!(second.upload_id, first.upload_id);
+    assert_ne!(second.source_etag, first.source_etag);
+    assert_eq!(pair.open_uploads().await, 1, "the first upload was aborted");
+    input.progress = Some(out.progress);
+    loop {
+        let out = pair.sync_slice(&input).await;
+        input.progress = Some(out.progress.clone());
+        if out.done {
+            break;
+        }
+    }
+    assert_eq!(assert_same(&pair, "").await, 1);
+    assert_eq!(pair.open_uploads().await, 0);
+}

@@ -417,6 +417,42 @@ pub struct SyncProgress {
     pub start_after: Option<String>,
     /// Counts so far.
     pub counts: SyncCounts,
+    /// A multipart upload left under way when the budget ran out, continued first by the next
+    /// invocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<PendingUpload>,
+}
+
+/// A multipart upload (`UploadPart` or `UploadPartCopy`) carried from one invocation to the next:
+/// ids, part numbers and ETags only, never object data. Parts `1..=parts.len()` are done; an
+/// upload has at most `MAX_CARRIED_PARTS` parts (`sync_bucket`), so the continuation stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingUpload {
+    /// The object's key (the same in source and target; the key after `start_after`).
+    pub key: String,
+    /// The target's multipart upload id.
+    pub upload_id: String,
+    /// The source object's ETag when the upload started: a source with another ETag is not resumed
+    /// (the upload is aborted and started again).
+    pub source_etag: String,
+    /// The source object's size in bytes.
+    pub size: u64,
+    /// The size of every part but the last.
+    pub part_size: u64,
+    /// The parts done, in order from part 1.
+    pub parts: Vec<UploadedPart>,
+}
+
+/// One finished part of a [`PendingUpload`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadedPart {
+    /// The part's ETag as S3 answered it.
+    pub etag: String,
+    /// The part's CRC32 checksum, for a streamed upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<String>,
 }
 
 /// Input of `sync-bucket`.

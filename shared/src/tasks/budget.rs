@@ -1,5 +1,9 @@
 //! The time budget of one invocation: long steps stop and return a continuation while enough
 //! time is left to answer, so no invocation is cut off by its Lambda timeout.
+//!
+//! The reserve alone does not cover a step that is slow when it runs (a throttled page, a large
+//! part in flight), so work measures its steps with a [`Pace`] and starts another only while the
+//! time left holds [`SAFETY_FACTOR`] times the longest step so far ([`may_start`]).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -7,6 +11,39 @@ use std::time::{Duration, Instant, SystemTime};
 pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 /// Time to keep in hand for finishing in-flight work and answering.
 pub const DEFAULT_RESERVE: Duration = Duration::from_secs(20);
+
+/// How many times the longest step so far must fit in the time left before another step starts:
+/// one for the step still under way (a page's write overlaps the next page's read), one for the
+/// step about to start, one for a step slower than any seen so far (throttling, retries).
+pub const SAFETY_FACTOR: u32 = 3;
+
+/// Whether a step may start with `left` time left when the longest step so far took `longest`.
+pub fn may_start(left: Duration, longest: Duration) -> bool {
+    !left.is_zero() && left >= longest.saturating_mul(SAFETY_FACTOR)
+}
+
+/// The longest of the steps measured so far (pages, objects, parts).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    longest: Duration,
+}
+
+impl Pace {
+    /// Records a step that took `took`.
+    pub fn record(&mut self, took: Duration) {
+        self.longest = self.longest.max(took);
+    }
+
+    /// Records a step that started at `started` and has just ended.
+    pub fn record_since(&mut self, started: Instant) {
+        self.record(started.elapsed());
+    }
+
+    /// The longest step so far.
+    pub fn longest(&self) -> Duration {
+        self.longest
+    }
+}
 
 /// An invocation's deadline with a reserve kept back.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +84,16 @@ impl Budget {
     pub fn exhausted(&self) -> bool {
         Instant::now() >= self.stop_at
     }
+
+    /// Time left before the budget ends.
+    pub fn left(&self) -> Duration {
+        self.stop_at.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether another step may start, given the longest step so far (see [`may_start`]).
+    pub fn allows(&self, pace: &Pace) -> bool {
+        may_start(self.left(), pace.longest())
+    }
 }
 
 #[cfg(test)]
@@ -64,5 +111,25 @@ mod tests {
         let long = Budget::for_duration(Duration::from_secs(600));
         assert!(long.capped(Some(Duration::ZERO)).exhausted());
         assert!(!long.capped(None).exhausted());
+    }
+
+    #[test]
+    fn a_step_starts_only_when_three_of_the_longest_so_far_fit() {
+        let s = Duration::from_secs;
+        assert!(may_start(s(30), Duration::ZERO), "nothing measured yet");
+        assert!(!may_start(Duration::ZERO, Duration::ZERO), "no time left");
+        assert!(may_start(s(30), s(10)));
+        assert!(!may_start(s(29), s(10)));
+        assert!(!may_start(s(60), s(25)), "a throttled 25 s page needs 75 s");
+
+        let mut pace = Pace::default();
+        pace.record(s(4));
+        pace.record(s(25));
+        pace.record(s(2));
+        assert_eq!(pace.longest(), s(25));
+        let budget = Budget::for_duration(s(60));
+        assert!(!budget.allows(&pace));
+        assert!(budget.allows(&Pace::default()));
+        assert!(Budget::for_duration(s(600)).allows(&pace));
     }
 }

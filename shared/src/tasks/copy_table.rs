@@ -4,8 +4,12 @@
 //! `clear` deletes the segment's target items, then `copy` writes the masked source items, so the
 //! target ends equal to the masked source (masking may change keys, so stale target items cannot be
 //! found by key). `merge` runs `copy` only. Each invocation watches its time budget and returns a
-//! continuation when time runs low; puts are idempotent, so a page written twice after a retry
-//! leaves the same result.
+//! continuation when time runs low: it times every page (read and masked writes, retries included)
+//! and reads another only while [`SAFETY_FACTOR`] times the longest page so far fits in the budget
+//! left, so a throttled page cannot run it past its timeout. Puts are idempotent, so a page
+//! written twice after a retry leaves the same result.
+//!
+//! [`SAFETY_FACTOR`]: crate::tasks::budget::SAFETY_FACTOR
 //!
 //! **Preconditions first.** Both phases read the masking key before anything is read or deleted:
 //! a key ferry may not read fails the step with the target untouched.
@@ -29,6 +33,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
@@ -46,7 +51,7 @@ use crate::ddb_json::{Item, canonical, item_to_json};
 use crate::error::TaskError;
 use crate::masking::Masker;
 
-use super::budget::Budget;
+use super::budget::{Budget, Pace};
 use super::continuation::Sealer;
 use super::lookup::describe_table;
 use super::masking_key::load_key;
@@ -380,12 +385,14 @@ impl Pass<'_> {
     where
         F: FnMut(Vec<Item>, &mut CopyCounts) -> PageWrites,
     {
+        let mut pace = Pace::default();
+        let mut started = Instant::now();
         let mut page = self.scan(start).await?;
         loop {
             let (items, next_key) = page;
             counts.items_read += items.len() as u64;
             let writes = prepare(items, counts);
-            let more = next_key.is_some() && !budget.exhausted();
+            let more = next_key.is_some() && budget.allows(&pace);
             let prefetch = async {
                 match (&next_key, more) {
                     (Some(key), true) => self.scan(Some(key.clone())).await.map(Some),
@@ -402,6 +409,8 @@ impl Pass<'_> {
             for item in &written.taken {
                 record_collision(counts, item, self.keys);
             }
+            pace.record_since(started);
+            started = Instant::now();
             match following {
                 Some(next_page) => page = next_page,
                 None => return Ok(next_key),

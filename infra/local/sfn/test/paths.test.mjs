@@ -258,3 +258,47 @@ test('a preflight failure is reported with the request, and re-raised even when 
   assert.equal(report.plan, undefined);
   note('InvalidInput re-raised although report failed; report got the request, no plan');
 });
+
+test('a copy-table or sync-bucket invocation that times out is retried with the same continuation', async () => {
+  // Each segment's phase answers once with a continuation naming it; the first call resuming from
+  // one of them times out as Lambda does (Sandbox.Timedout), once.
+  let timedOut = null;
+  handlers['copy-table'] = (i) => {
+    const invocations = (i.progress?.counts?.invocations ?? 0) + 1;
+    if (!i.progress) {
+      const continuation = `sealed-${i.table.target}-${i.phase}-${i.segment}`;
+      return { done: false, progress: { continuation, counts: { ...counts, invocations } } };
+    }
+    if (timedOut === null) {
+      timedOut = JSON.stringify(i.progress);
+      throw new Fail('Sandbox.Timedout', 'Task timed out after 900.00 seconds');
+    }
+    return { done: true, progress: { counts: { ...counts, invocations } } };
+  };
+  // The bucket's apply answers once with a continuation; the call resuming from it first exceeds
+  // the task's own TimeoutSeconds (States.Timeout), once.
+  let syncTimedOut = false;
+  handlers['sync-bucket'] = (i) => {
+    if (i.dry_run) return defaults()['sync-bucket'](i);
+    if (!i.progress) {
+      return { done: false, progress: { phase: 'apply', start_after: 'a/big.bin', counts: { invocations: 1 } },
+        transfer: 'stream', sample_copies: [], sample_deletes: [] };
+    }
+    if (!syncTimedOut) {
+      syncTimedOut = true;
+      throw new Fail('States.Timeout', 'Task timed out after 960 seconds');
+    }
+    return defaults()['sync-bucket'](i);
+  };
+  const result = await run();
+  assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+  assert.notEqual(timedOut, null);
+  const copies = calls.filter((c) => c.name === 'copy-table' && JSON.stringify(c.input.progress) === timedOut);
+  assert.equal(copies.length, 2, 'the timed-out copy-table call is made again, with the same progress');
+  const syncs = calls.filter((c) => c.name === 'sync-bucket' && c.input.progress?.start_after === 'a/big.bin');
+  assert.equal(syncs.length, 2, 'the timed-out sync-bucket call is made again');
+  assert.deepEqual(syncs[1].input, syncs[0].input);
+  assert.equal(result.timeline.filter((e) => e.type === 'StateRetried').length, 2);
+  assert.equal(reports()[0].outcome, 'SUCCEEDED');
+  note(`Sandbox.Timedout (copy-table, resuming ${JSON.parse(timedOut).continuation}) and States.Timeout (sync-bucket) retried with the continuation they timed out on; run SUCCEEDED`);
+});

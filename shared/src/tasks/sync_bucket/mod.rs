@@ -16,11 +16,18 @@
 //!   The source may have changed since the count, so the guards hold here too: deletions performed
 //!   plus deletions about to be sent never exceed `max_delete`, and an empty source stops the pass.
 //!
-//! When the invocation's budget runs out, no new key is started, the work under way finishes, and
-//! the output carries `progress`: the phase, the last key such that it and every key before it are
+//! When the invocation's budget runs out, or the time left no longer holds three times the longest
+//! object so far ([`Budget::allows`]), no new key is started, the work under way finishes, and the
+//! output carries `progress`: the phase, the last key such that it and every key before it are
 //! done (the `tracker` submodule), and the counts so far. Called again with it, the pass resumes
 //! right after that key; a key copied twice is copied identically. Each invocation handles at least
 //! one key, so even a budget exhausted on arrival makes progress.
+//!
+//! Objects that need more than one request travel as multipart uploads that can span invocations
+//! (the `resumable` submodule), one at a time: an upload the budget stops is carried in
+//! `progress.upload` (ids, part numbers and ETags only) and finished first by the next invocation;
+//! the walk resumes before its key and skips it once finished. A sync that fails aborts the upload
+//! it carries.
 //!
 //! Writes use the target credentials only, after [`Session::writable_account`] accepted them, and
 //! name that account as the target bucket's owner; the source is only listed and read.
@@ -29,11 +36,13 @@
 
 mod compare;
 mod listing;
+mod resumable;
 mod tracker;
 mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
@@ -41,16 +50,18 @@ use tokio::task::{JoinError, JoinSet};
 use crate::aws::Aws;
 use crate::config::FunctionConfig;
 use crate::contract::{
-    BucketSpec, SyncBucketInput, SyncBucketOutput, SyncCounts, SyncPhase, SyncProgress, Transfer,
+    BucketSpec, PendingUpload, SyncBucketInput, SyncBucketOutput, SyncCounts, SyncPhase,
+    SyncProgress, Transfer,
 };
 use crate::error::TaskError;
-use crate::tasks::budget::Budget;
+use crate::tasks::budget::{Budget, Pace};
 
 pub use compare::is_multipart_etag;
 pub use transfer::copy_source;
 
 use compare::{Verdict, compare};
 use listing::{Entry, Listing, Step, next_step};
+use resumable::{Resumed, is_resumable};
 use tracker::Tracker;
 use transfer::{Mode, Sides, retrying};
 
@@ -144,9 +155,19 @@ pub async fn sync_bucket_with_limits(
         spec,
         budget,
         started: false,
+        pace: Pace::default(),
+        finished_upload: None,
         samples: Samples::default(),
     };
-    let done = run(&mut pass, input.dry_run, &mut progress).await?;
+    let done = match run(&mut pass, input.dry_run, &mut progress).await {
+        Ok(done) => done,
+        Err(err) => {
+            if let Some(upload) = progress.upload.take() {
+                resumable::abort(&pass.sides, &upload).await;
+            }
+            return Err(err);
+        }
+    };
     let c = &progress.counts;
     tracing::info!(
         source = %format!("s3://{}/{}", spec.source, spec.prefix),
@@ -225,6 +246,12 @@ async fn run(
         pass.samples = Samples::default();
     }
     pass.recheck_empty_source().await?;
+    if let Some(upload) = progress.upload.take()
+        && let Some(upload) = pass.resume(upload, &mut progress.counts).await?
+    {
+        progress.upload = Some(upload);
+        return Ok(false);
+    }
     if pass.walk(SyncPhase::Apply, progress).await? == Walk::Stopped {
         return Ok(false);
     }
@@ -322,13 +349,19 @@ enum Outcome {
     Unchanged,
     /// Apply: deleted.
     Deleted { keys: Vec<String> },
+    /// Apply: a multipart upload suspended when the budget ran out.
+    Suspended(PendingUpload),
 }
 
-/// A finished task: the tracker tickets it covers, its extra retries, its outcome.
+/// A finished task: the tracker tickets it covers, its extra retries, its longest step (the whole
+/// task, or a resumable upload's longest window of parts), whether it was a resumable upload, its
+/// outcome.
 #[derive(Debug)]
 struct Done {
     ids: Vec<u64>,
     retries: u64,
+    longest: Duration,
+    resumable: bool,
     result: Result<Outcome, TaskError>,
 }
 
@@ -340,6 +373,12 @@ struct Pass<'a> {
     /// Whether this invocation has taken on a key yet: each invocation handles at least one key, so
     /// even an exhausted budget makes progress.
     started: bool,
+    /// The longest object (or window of parts) so far: no new key starts unless the budget allows
+    /// another.
+    pace: Pace,
+    /// The key and source ETag of an upload this invocation resumed and completed: the walk,
+    /// meeting it again, skips it.
+    finished_upload: Option<(String, String)>,
     samples: Samples,
 }
 
@@ -353,6 +392,10 @@ struct WalkState {
     /// Keys waiting for the next delete request, with their tickets.
     batch: Vec<(u64, String)>,
     window: usize,
+    /// Whether a resumable upload is under way: one at a time, so at most one is carried.
+    resumable_running: bool,
+    /// The upload suspended when the budget ran out.
+    suspended: Option<PendingUpload>,
 }
 
 impl Pass<'_> {
@@ -383,6 +426,8 @@ impl Pass<'_> {
             deleting: 0,
             batch: Vec::new(),
             window: usize::try_from(spec.concurrency.max(1)).unwrap_or(1),
+            resumable_running: false,
+            suspended: None,
         };
         let mut stopped = false;
         loop {
@@ -392,7 +437,7 @@ impl Pass<'_> {
             if state.failure.is_some() {
                 break;
             }
-            if self.started && self.budget.exhausted() {
+            if state.suspended.is_some() || (self.started && !self.budget.allows(&self.pace)) {
                 stopped = true;
                 break;
             }
@@ -409,6 +454,10 @@ impl Pass<'_> {
                 SyncPhase::Count => self.count(step, &mut state, &mut progress.counts).await,
                 SyncPhase::Apply => self.apply(step, &mut state, &mut progress.counts).await,
             }
+            if state.suspended.is_some() {
+                stopped = true;
+                break;
+            }
         }
         if state.failure.is_none() {
             self.flush_deletes(&mut state, &mut progress.counts).await;
@@ -417,9 +466,13 @@ impl Pass<'_> {
             self.settle(joined, &mut state, &mut progress.counts);
         }
         if let Some(err) = state.failure {
+            if let Some(upload) = &state.suspended {
+                resumable::abort(&self.sides, upload).await;
+            }
             return Err(err);
         }
         progress.start_after = state.tracker.position().map(str::to_string);
+        progress.upload = state.suspended;
         Ok(if stopped {
             Walk::Stopped
         } else {
@@ -467,18 +520,12 @@ impl Pass<'_> {
     /// Apply: copies or deletes what `step` needs.
     async fn apply(&mut self, step: Step, state: &mut WalkState, counts: &mut SyncCounts) {
         match step {
-            Step::Source(s) => {
-                let id = state.tracker.begin(&s.key);
-                let task = copy_task(self.sides.clone(), s, None, id);
-                self.spawn(task, state, counts).await;
-            }
+            Step::Source(s) => self.copy(s, None, state, counts).await,
             Step::Both(s, t) => match compare(&s, &t) {
                 Verdict::Same => state.tracker.skip(&s.key),
                 verdict => {
-                    let id = state.tracker.begin(&s.key);
                     let check = (verdict == Verdict::NeedsChecksum).then_some(t);
-                    let task = copy_task(self.sides.clone(), s, check, id);
-                    self.spawn(task, state, counts).await;
+                    self.copy(s, check, state, counts).await;
                 }
             },
             Step::Target(t) if self.spec.delete => {
@@ -496,6 +543,77 @@ impl Pass<'_> {
             }
             Step::Target(t) => state.tracker.skip(&t.key),
         }
+    }
+
+    /// Apply: starts the copy of `source` (after comparing checksums with `check` when given). An
+    /// object that travels in parts waits for the resumable upload under way, if any, and is not
+    /// started at all when that one was suspended.
+    async fn copy(
+        &mut self,
+        source: Entry,
+        check: Option<Entry>,
+        state: &mut WalkState,
+        counts: &mut SyncCounts,
+    ) {
+        if self
+            .finished_upload
+            .as_ref()
+            .is_some_and(|(key, etag)| *key == source.key && etag.trim_matches('"') == source.etag)
+        {
+            state.tracker.skip(&source.key);
+            return;
+        }
+        if !is_resumable(&self.sides, source.size) {
+            let id = state.tracker.begin(&source.key);
+            let task = copy_task(self.sides.clone(), source, check, id);
+            self.spawn(task, state, counts).await;
+            return;
+        }
+        while state.resumable_running {
+            match state.tasks.join_next().await {
+                Some(joined) => self.settle(joined, state, counts),
+                None => state.resumable_running = false,
+            }
+        }
+        if state.suspended.is_some() || state.failure.is_some() {
+            return;
+        }
+        state.resumable_running = true;
+        let id = state.tracker.begin(&source.key);
+        let task = resumable_task(self.sides.clone(), source, check, self.budget, id);
+        self.spawn(task, state, counts).await;
+    }
+
+    /// Continues the upload a previous invocation suspended; returns it again when the budget ran
+    /// out before it completed.
+    async fn resume(
+        &mut self,
+        upload: PendingUpload,
+        counts: &mut SyncCounts,
+    ) -> Result<Option<PendingUpload>, TaskError> {
+        self.started = true;
+        let key = upload.key.clone();
+        let etag = upload.source_etag.clone();
+        let (resumed, longest) = resumable::transfer(
+            &self.sides,
+            &key,
+            Some(upload),
+            &self.budget,
+            &mut counts.retries,
+        )
+        .await?;
+        self.pace.record(longest);
+        match resumed {
+            Resumed::Suspended(upload) => return Ok(Some(upload)),
+            Resumed::Copied(bytes) => {
+                counts.copied += 1;
+                counts.bytes_copied += bytes;
+                self.samples.copy(&key);
+            }
+            Resumed::Gone => {}
+        }
+        self.finished_upload = Some((key, etag));
+        Ok(None)
     }
 
     /// Sends the waiting deletions as one request.
@@ -545,9 +663,18 @@ impl Pass<'_> {
             }
         };
         counts.retries += done.retries;
+        self.pace.record(done.longest);
+        if done.resumable {
+            state.resumable_running = false;
+        }
         match done.result {
             Err(err) => {
                 state.failure.get_or_insert(err);
+                return;
+            }
+            Ok(Outcome::Suspended(upload)) => {
+                // Its key stays unfinished: the walk resumes before it.
+                state.suspended = Some(upload);
                 return;
             }
             Ok(Outcome::Checked { key, differs }) => {
@@ -614,6 +741,7 @@ async fn has_objects(
 
 /// Count: compares the checksums of a key whose ETags could not decide.
 async fn check_task(sides: Arc<Sides>, source: Entry, target: Entry, id: u64) -> Done {
+    let started = Instant::now();
     let mut retries = 0;
     let result = retrying(&mut retries, || {
         transfer::differs_by_checksum(&sides, &source, &target)
@@ -626,22 +754,19 @@ async fn check_task(sides: Arc<Sides>, source: Entry, target: Entry, id: u64) ->
     Done {
         ids: vec![id],
         retries,
+        longest: started.elapsed(),
+        resumable: false,
         result,
     }
 }
 
 /// Apply: copies `source`, after comparing checksums with `check` when one is given.
 async fn copy_task(sides: Arc<Sides>, source: Entry, check: Option<Entry>, id: u64) -> Done {
+    let started = Instant::now();
     let mut retries = 0;
     let result = async {
-        if let Some(target) = &check {
-            let differs = retrying(&mut retries, || {
-                transfer::differs_by_checksum(&sides, &source, target)
-            })
-            .await?;
-            if differs != Some(true) {
-                return Ok(Outcome::Unchanged);
-            }
+        if !still_differs(&sides, &source, check.as_ref(), &mut retries).await? {
+            return Ok(Outcome::Unchanged);
         }
         Ok(
             match retrying(&mut retries, || transfer::copy_object(&sides, &source)).await? {
@@ -657,6 +782,62 @@ async fn copy_task(sides: Arc<Sides>, source: Entry, check: Option<Entry>, id: u
     Done {
         ids: vec![id],
         retries,
+        longest: started.elapsed(),
+        resumable: false,
+        result,
+    }
+}
+
+/// Whether `source` still needs copying: always without `check`, else when the checksums of
+/// `source` and `check` (the target's entry) say they differ.
+async fn still_differs(
+    sides: &Sides,
+    source: &Entry,
+    check: Option<&Entry>,
+    retries: &mut u64,
+) -> Result<bool, TaskError> {
+    let Some(target) = check else {
+        return Ok(true);
+    };
+    let differs = retrying(retries, || {
+        transfer::differs_by_checksum(sides, source, target)
+    })
+    .await?;
+    Ok(differs == Some(true))
+}
+
+/// Apply: copies `source` as a resumable multipart upload, suspended when the budget runs out.
+async fn resumable_task(
+    sides: Arc<Sides>,
+    source: Entry,
+    check: Option<Entry>,
+    budget: Budget,
+    id: u64,
+) -> Done {
+    let mut retries = 0;
+    let mut longest = Duration::ZERO;
+    let result = async {
+        if !still_differs(&sides, &source, check.as_ref(), &mut retries).await? {
+            return Ok(Outcome::Unchanged);
+        }
+        let (resumed, window) =
+            resumable::transfer(&sides, &source.key, None, &budget, &mut retries).await?;
+        longest = window;
+        Ok(match resumed {
+            Resumed::Copied(bytes) => Outcome::Copied {
+                key: source.key.clone(),
+                bytes,
+            },
+            Resumed::Gone => Outcome::Unchanged,
+            Resumed::Suspended(upload) => Outcome::Suspended(upload),
+        })
+    }
+    .await;
+    Done {
+        ids: vec![id],
+        retries,
+        longest,
+        resumable: true,
         result,
     }
 }
@@ -670,6 +851,8 @@ async fn delete_task(sides: Arc<Sides>, ids: Vec<u64>, keys: Vec<String>) -> Don
     Done {
         ids,
         retries,
+        longest: Duration::ZERO,
+        resumable: false,
         result,
     }
 }

@@ -1,6 +1,8 @@
-//! Moving one object: server-side copy (`CopyObject`, or `UploadPartCopy` ranges above the
-//! single-copy limit) with the target credentials, or a stream (`GetObject` with the source
-//! credentials into `PutObject` / a multipart upload with the target credentials). Deletion in
+//! Moving one object in one go: server-side copy (`CopyObject`) with the target credentials, or a
+//! stream (`GetObject` with the source credentials into `PutObject` with the target credentials;
+//! an object that grew past the part size since it was listed goes as a multipart upload).
+//! Objects listed above the single-copy limit or the stream part size travel as resumable
+//! uploads instead (the `resumable` submodule, built on the upload helpers here). Deletion in
 //! batches, checksum look-ups and the probe that picks the transfer mode live here too.
 //!
 //! Every write names the target account as the bucket's owner (`ExpectedBucketOwner`): the account
@@ -19,7 +21,6 @@ use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
     ObjectIdentifier,
 };
-use futures::{StreamExt, TryStreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
@@ -30,11 +31,11 @@ use super::compare::{Checksums, differs};
 use super::listing::Entry;
 
 /// S3's limit on the number of parts of one upload.
-const MAX_PARTS: u64 = 10_000;
+pub(super) const MAX_PARTS: u64 = 10_000;
 /// Part copies of one object under way at once.
-const COPY_PARTS_IN_FLIGHT: usize = 8;
+pub(super) const COPY_PARTS_IN_FLIGHT: usize = 8;
 /// Part uploads of one streamed object under way at once (each holds one part in memory).
-const STREAM_PARTS_IN_FLIGHT: usize = 2;
+pub(super) const STREAM_PARTS_IN_FLIGHT: usize = 2;
 /// Attempts ferry adds on top of the SDK's own retries for a throttled or transient failure.
 pub const EXTRA_ATTEMPTS: u32 = 2;
 
@@ -79,16 +80,16 @@ pub struct Sides {
 }
 
 impl Sides {
-    fn source_place(&self, key: &str) -> String {
+    pub(super) fn source_place(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.source_bucket)
     }
 
-    fn target_place(&self, key: &str) -> String {
+    pub(super) fn target_place(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.target_bucket)
     }
 
     /// Waits until `bytes` of stream buffer may be held.
-    async fn buffer(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
+    pub(super) async fn buffer(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
         let total = (self.limits.stream_memory / 1024).max(1);
         let kib = u32::try_from(bytes.div_ceil(1024).clamp(1, total)).unwrap_or(u32::MAX);
         self.memory.clone().acquire_many_owned(kib).await.ok()
@@ -153,7 +154,11 @@ fn is_transient(err: &TaskError) -> bool {
 }
 
 /// A failure while reading an object's body (connection lost mid-stream): transient.
-fn body_error(operation: &'static str, place: String, err: impl Into<BoxError>) -> TaskError {
+pub(super) fn body_error(
+    operation: &'static str,
+    place: String,
+    err: impl Into<BoxError>,
+) -> TaskError {
     let source: BoxError = err.into();
     TaskError::Aws {
         operation,
@@ -164,7 +169,7 @@ fn body_error(operation: &'static str, place: String, err: impl Into<BoxError>) 
     }
 }
 
-fn missing_field(operation: &str, place: &str, field: &str) -> TaskError {
+pub(super) fn missing_field(operation: &str, place: &str, field: &str) -> TaskError {
     TaskError::Mismatch(format!("{operation} on {place} answered without {field}"))
 }
 
@@ -280,7 +285,7 @@ async fn head_checksums(
 
 /// The object headers a copy carries over (user metadata and the standard content headers).
 #[derive(Debug, Default, Clone)]
-struct Headers {
+pub(super) struct Headers {
     content_type: Option<String>,
     metadata: Option<std::collections::HashMap<String, String>>,
     cache_control: Option<String>,
@@ -314,13 +319,11 @@ macro_rules! headers_of {
     };
 }
 
-/// Copies one object from the source to the target key of the same name. Returns the bytes copied,
-/// or `None` when the source object disappeared since it was listed.
+/// Copies one object from the source to the target key of the same name in one go (larger objects
+/// travel as resumable uploads, see the `resumable` submodule). Returns the bytes copied, or
+/// `None` when the source object disappeared since it was listed.
 pub async fn copy_object(sides: &Sides, entry: &Entry) -> Result<Option<u64>, TaskError> {
     match sides.mode {
-        Mode::ServerSide if entry.size > sides.limits.max_single_copy => {
-            multipart_copy(sides, entry).await
-        }
         Mode::ServerSide => single_copy(sides, entry).await,
         Mode::Stream => stream_copy(sides, entry).await,
     }
@@ -356,92 +359,7 @@ async fn single_copy(sides: &Sides, entry: &Entry) -> Result<Option<u64>, TaskEr
     }
 }
 
-/// Server-side copy in `UploadPartCopy` ranges, every range pinned to the same source version by
-/// its ETag; the upload is aborted when any step fails.
-async fn multipart_copy(sides: &Sides, entry: &Entry) -> Result<Option<u64>, TaskError> {
-    let source_place = sides.source_place(&entry.key);
-    let target_place = sides.target_place(&entry.key);
-    let head = match sides
-        .target
-        .head_object()
-        .bucket(&sides.source_bucket)
-        .key(&entry.key)
-        .send()
-        .await
-    {
-        Ok(head) => head,
-        Err(err) => {
-            let err = err.into_service_error();
-            if err.is_not_found() {
-                return Ok(None);
-            }
-            return Err(TaskError::aws("HeadObject", source_place, err));
-        }
-    };
-    let size = head
-        .content_length
-        .and_then(|l| u64::try_from(l).ok())
-        .unwrap_or(entry.size);
-    let etag = head.e_tag.clone().unwrap_or_default();
-    let headers = headers_of!(head);
-    let upload_id = create_upload(sides, &entry.key, &headers, false).await?;
-    let parts = async {
-        let step = part_size(size, sides.limits.copy_part_size);
-        let ranges = (0..size.div_ceil(step)).map(|i| {
-            let start = i * step;
-            (i as i32 + 1, start, (start + step).min(size) - 1)
-        });
-        let mut parts: Vec<CompletedPart> = futures::stream::iter(ranges)
-            .map(|(number, first, last)| {
-                let (upload_id, etag, target_place) = (&upload_id, &etag, &target_place);
-                async move {
-                    let mut request = sides
-                        .target
-                        .upload_part_copy()
-                        .bucket(&sides.target_bucket)
-                        .expected_bucket_owner(&sides.target_owner)
-                        .key(&entry.key)
-                        .upload_id(upload_id)
-                        .part_number(number)
-                        .copy_source(copy_source(&sides.source_bucket, &entry.key))
-                        .copy_source_range(format!("bytes={first}-{last}"));
-                    if !etag.is_empty() {
-                        request = request.copy_source_if_match(etag);
-                    }
-                    let out = request.send().await.map_err(|e| {
-                        TaskError::aws(
-                            "UploadPartCopy",
-                            format!(
-                                "{source_place} to {target_place} (part {number})",
-                                source_place = sides.source_place(&entry.key)
-                            ),
-                            e.into_service_error(),
-                        )
-                    })?;
-                    let etag = out
-                        .copy_part_result
-                        .and_then(|r| r.e_tag)
-                        .ok_or_else(|| missing_field("UploadPartCopy", target_place, "an ETag"))?;
-                    Ok::<_, TaskError>(
-                        CompletedPart::builder()
-                            .part_number(number)
-                            .e_tag(etag)
-                            .build(),
-                    )
-                }
-            })
-            .buffer_unordered(COPY_PARTS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        parts.sort_by_key(|p| p.part_number);
-        Ok(parts)
-    }
-    .await;
-    finish_upload(sides, &entry.key, &upload_id, parts).await?;
-    Ok(Some(size))
-}
-
-async fn create_upload(
+pub(super) async fn create_upload(
     sides: &Sides,
     key: &str,
     headers: &Headers,
@@ -474,7 +392,7 @@ async fn create_upload(
 }
 
 /// Completes the upload with `parts`, or aborts it when they failed (or completing fails).
-async fn finish_upload(
+pub(super) async fn finish_upload(
     sides: &Sides,
     key: &str,
     upload_id: &str,
@@ -507,30 +425,83 @@ async fn finish_upload(
         Err(err) => Err(err),
     };
     if completed.is_err() {
-        let aborted = sides
-            .target
-            .abort_multipart_upload()
-            .bucket(&sides.target_bucket)
-            .expected_bucket_owner(&sides.target_owner)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        if let Err(e) = aborted {
-            let error = TaskError::aws(
-                "AbortMultipartUpload",
-                place.clone(),
-                e.into_service_error(),
-            );
-            tracing::warn!(
-                target = %place,
-                upload_id,
-                error = %error,
-                "could not abort a failed upload; an incomplete-upload lifecycle rule removes it"
-            );
-        }
+        abort_upload(sides, key, upload_id).await;
     }
     completed
+}
+
+/// Aborts an upload, warning when that fails (an incomplete-upload lifecycle rule removes it).
+pub(super) async fn abort_upload(sides: &Sides, key: &str, upload_id: &str) {
+    let place = sides.target_place(key);
+    let aborted = sides
+        .target
+        .abort_multipart_upload()
+        .bucket(&sides.target_bucket)
+        .expected_bucket_owner(&sides.target_owner)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    if let Err(e) = aborted {
+        let error = TaskError::aws(
+            "AbortMultipartUpload",
+            place.clone(),
+            e.into_service_error(),
+        );
+        tracing::warn!(
+            target = %place,
+            upload_id,
+            error = %error,
+            "could not abort an upload; an incomplete-upload lifecycle rule removes it"
+        );
+    }
+}
+
+/// What a copy needs to know of a source object before it starts.
+#[derive(Debug)]
+pub(super) struct SourceObject {
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag as S3 answers it (quoted).
+    pub etag: String,
+    /// The headers the copy carries over.
+    pub headers: Headers,
+}
+
+/// The source object's size, ETag and headers, read with the credentials that will read its
+/// bytes (the target's for a server-side copy); `None` when it is gone.
+pub(super) async fn source_head(
+    sides: &Sides,
+    key: &str,
+) -> Result<Option<SourceObject>, TaskError> {
+    let reader = match sides.mode {
+        Mode::ServerSide => &sides.target,
+        Mode::Stream => &sides.source,
+    };
+    match reader
+        .head_object()
+        .bucket(&sides.source_bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(head) => Ok(Some(SourceObject {
+            size: head
+                .content_length
+                .and_then(|l| u64::try_from(l).ok())
+                .unwrap_or(0),
+            etag: head.e_tag.clone().unwrap_or_default(),
+            headers: headers_of!(head),
+        })),
+        Err(err) => {
+            let err = err.into_service_error();
+            if err.is_not_found() {
+                Ok(None)
+            } else {
+                Err(TaskError::aws("HeadObject", sides.source_place(key), err))
+            }
+        }
+    }
 }
 
 /// Streams one object: buffered whole below the part size, else read part by part into a
@@ -775,7 +746,7 @@ pub async fn delete_keys(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use aws_sdk_s3::operation::{
         abort_multipart_upload::AbortMultipartUploadOutput,
         complete_multipart_upload::CompleteMultipartUploadOutput, copy_object::CopyObjectOutput,
@@ -788,10 +759,10 @@ mod tests {
 
     use super::*;
 
-    const TARGET_ACCOUNT: &str = "222222222222";
+    pub(crate) const TARGET_ACCOUNT: &str = "222222222222";
 
     /// Sides whose target answers only writes naming [`TARGET_ACCOUNT`] as the bucket owner.
-    fn sides(mode: Mode, source: &[&Rule], target: &[&Rule]) -> Sides {
+    pub(crate) fn sides(mode: Mode, source: &[&Rule], target: &[&Rule]) -> Sides {
         Sides {
             source: mock_client!(aws_sdk_s3, RuleMode::MatchAny, source),
             target: mock_client!(aws_sdk_s3, RuleMode::MatchAny, target),
@@ -828,19 +799,19 @@ mod tests {
     }
 
     /// Every write the target may receive, each answered only when it names the owner.
-    struct Writes {
-        put: Rule,
-        copy: Rule,
-        create: Rule,
-        part: Rule,
-        part_copy: Rule,
-        complete: Rule,
-        abort: Rule,
-        delete: Rule,
+    pub(crate) struct Writes {
+        pub(crate) put: Rule,
+        pub(crate) copy: Rule,
+        pub(crate) create: Rule,
+        pub(crate) part: Rule,
+        pub(crate) part_copy: Rule,
+        pub(crate) complete: Rule,
+        pub(crate) abort: Rule,
+        pub(crate) delete: Rule,
     }
 
     impl Writes {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             macro_rules! owned {
                 ($op:ident, $output:expr) => {
                     mock!(aws_sdk_s3::Client::$op)
@@ -876,7 +847,7 @@ mod tests {
             }
         }
 
-        fn rules<'a>(&'a self, extra: &[&'a Rule]) -> Vec<&'a Rule> {
+        pub(crate) fn rules<'a>(&'a self, extra: &[&'a Rule]) -> Vec<&'a Rule> {
             let mut rules = vec![
                 &self.put,
                 &self.copy,
@@ -905,9 +876,18 @@ mod tests {
 
         let server_side = sides(Mode::ServerSide, &[], &writes.rules(&[&head]));
         assert_eq!(copy_object(&server_side, &entry(4)).await.unwrap(), Some(4));
-        assert_eq!(
-            copy_object(&server_side, &entry(25)).await.unwrap(),
-            Some(25)
+        let (resumed, _) = super::super::resumable::transfer(
+            &server_side,
+            "a/b.pdf",
+            None,
+            &crate::tasks::budget::Budget::for_duration(Duration::ZERO),
+            &mut 0,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(resumed, super::super::resumable::Resumed::Copied(25)),
+            "{resumed:?}"
         );
         let stream_small = sides(Mode::Stream, &[&small], &writes.rules(&[]));
         assert_eq!(
