@@ -260,7 +260,7 @@ export function eventPrinter(startedAt = Date.now()) {
  * Runs `machine` on `input` against the functions at `endpoint`.
  *
  * Options: `runId` (execution name, default local-<ms>), `fastWaits` (default true: every Wait and
- * retry pause lasts FAST_WAIT_MS), `onEvent(event, line)` (called for every execution event, with
+ * retry pause lasts `fastWaitMs`, default FAST_WAIT_MS), `onEvent(event, line)` (called for every execution event, with
  * its formatted line or null), `invokeTimeoutMs`.
  *
  * A Task whose resource is START_EXECUTION_SYNC runs the state machine it names the same way, as an
@@ -280,6 +280,7 @@ export async function runMachine({
   endpoint,
   runId = localRunId(),
   fastWaits = true,
+  fastWaitMs = FAST_WAIT_MS,
   onEvent = () => {},
   invokeTimeoutMs = INVOKE_TIMEOUT_MS,
   root = ROOT,
@@ -305,6 +306,7 @@ export async function runMachine({
           endpoint,
           runId: `${runId}.${child}.${childRuns}`,
           fastWaits,
+          fastWaitMs,
           onEvent: (event, line) => onEvent(event, line === null ? null : `${line}  <${child}>`),
           invokeTimeoutMs,
           root,
@@ -334,8 +336,8 @@ export async function runMachine({
       };
     }
     if (state.Type === 'Choice') state.Choices = state.Choices.map(negateFalseTypeTests);
-    if (fastWaits && state.Type === 'Wait') waitTimeOverrides[name] = FAST_WAIT_MS;
-    if (fastWaits && state.Retry) retryIntervalOverrides[name] = FAST_WAIT_MS;
+    if (fastWaits && state.Type === 'Wait') waitTimeOverrides[name] = fastWaitMs;
+    if (fastWaits && state.Retry) retryIntervalOverrides[name] = fastWaitMs;
   }
 
   const machineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine}`;

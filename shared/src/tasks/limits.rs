@@ -297,6 +297,16 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_glue_table_preflight_accepts_is_the_flow_tests() {
+        // infra/local/sfn/test/paths.test.mjs runs this table: LARGEST_GLUE_POLLS, LARGEST_GLUE_EVENTS.
+        let glue = TableEngine::Glue {
+            glue_job: "j".into(),
+        };
+        assert_eq!(table_events(&glue, CopyMode::Replace, 1050), 19_982);
+        assert!(table_events(&glue, CopyMode::Replace, 1051) > allowed(HISTORY_EVENTS));
+    }
+
+    #[test]
     fn a_table_of_hundreds_of_segments_fits_in_its_own_execution() {
         let events = |segments, mode| table_events(&TableEngine::Scan { segments }, mode, 720);
         assert!(events(450, CopyMode::Replace) <= allowed(HISTORY_EVENTS));

@@ -158,6 +158,36 @@ test('a consumer the resume cannot enable fails the run with ConsumersNotResumed
   note(`a copy that succeeded with a consumer left paused is a FAILED run: ${result.cause}`);
 });
 
+/**
+ * The most status checks preflight accepts for a Glue table: its execution's worst case,
+ * `limits::table_events` = 32 + 19 × polls, stays within 20,000 events (80% of Step Functions'
+ * 25,000) up to 1,050 polls (19,982 events); `limits` tests the same two numbers.
+ */
+const LARGEST_GLUE_POLLS = 1050;
+const LARGEST_GLUE_EVENTS = 19_982;
+
+test('a Glue table at the most status checks preflight accepts ends cleanly within its computed worst case', { timeout: 10 * 60 * 1000 }, async () => {
+  handlers['check-status'] = () => ({ state: 'RUNNING', detail: 'RUNNING' });
+  const request = demoRequest();
+  const result = await runMachine({
+    machine: 'refresh-table',
+    endpoint,
+    runId: `paths-largest-${Date.now()}`,
+    fastWaitMs: 1,
+    input: {
+      run_id: 'paths-largest', source: request.source, target: request.target, masking: request.masking,
+      polling: { interval_seconds: 21, deadline_seconds: 21 * LARGEST_GLUE_POLLS }, max_polls: LARGEST_GLUE_POLLS,
+      entry: { mode: 'replace', ...request.tables.find((t) => t.engine === 'glue') }, max_invocations: 26, max_concurrency: 4,
+    },
+  });
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'JobTimedOut', result.cause);
+  assert.equal(calls.filter((c) => c.name === 'check-status').length, LARGEST_GLUE_POLLS);
+  assert.ok(result.events.length <= LARGEST_GLUE_EVENTS, `${result.events.length} events`);
+  note(`${LARGEST_GLUE_POLLS} status checks, then JobTimedOut from the machine's own Fail state: `
+    + `${result.events.length} events in the local engine's log, worst case computed ${LARGEST_GLUE_EVENTS} (Step Functions' limit 25,000)`);
+});
+
 test('pausing waits for the mappings to settle, then copies; resuming asks again until they settle', async () => {
   let checks = 0;
   let resumes = 0;
