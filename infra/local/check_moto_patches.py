@@ -6,9 +6,10 @@ Run with an interpreter that has ``moto[server]==5.2.5`` and ``boto3``:
     python infra/local/check_moto_patches.py
 
 Starts the launcher on a free port, exercises DynamoDB streams, Lambda event
-source mappings on a stream, Glue failure injection, STS account isolation and
-the --exit-with-parent watch, prints what moto answers, and exits non-zero if
-any check fails.  The server is stopped at the end.
+source mappings on a stream, Glue failure injection, Glue BatchStopJobRun, the
+DynamoDB write delay (and that the server keeps serving during it), STS account
+isolation and the --exit-with-parent watch, prints what moto answers, and exits
+non-zero if any check fails.  The server is stopped at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import zipfile
@@ -456,6 +458,178 @@ def check_glue(endpoint: str) -> None:
     )
 
 
+def start_runs(glue: Any, job: str, count: int, **kwargs: Any) -> list[str]:
+    return [glue.start_job_run(JobName=job, **kwargs)["JobRunId"] for _ in range(count)]
+
+
+def check_glue_stop(endpoint: str) -> None:
+    """BatchStopJobRun: STOPPING for N reads then STOPPED; finished or unknown runs are errors."""
+    glue = client(endpoint, "glue")
+    glue.create_job(
+        Name="stoppable-job",
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://bucket/script.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 10},
+    )
+    set_glue_transition(endpoint, 2)
+    try:
+        running, untouched, injected = start_runs(glue, "stoppable-job", 3, Arguments={"--ferry_run_id": "run-a"})
+        glue.get_job_run(JobName="stoppable-job", RunId=running)  # STARTING -> ...
+        before = glue.get_job_run(JobName="stoppable-job", RunId=running)["JobRun"]["JobRunState"]
+        done = start_runs(glue, "plain-job", 1)[0]
+        done_states, _ = poll_run(glue, "plain-job", done)
+        answer = glue.batch_stop_job_run(JobName="stoppable-job", JobRunIds=[running, "jr_unknown"])
+        check(
+            [s["JobRunId"] for s in answer["SuccessfulSubmissions"]] == [running]
+            and answer["SuccessfulSubmissions"][0]["JobName"] == "stoppable-job",
+            "BatchStopJobRun: running run is a successful submission",
+            f"{before} -> {answer['SuccessfulSubmissions']}",
+        )
+        errors = answer["Errors"]
+        check(
+            [(e["JobRunId"], e["ErrorDetail"]["ErrorCode"]) for e in errors]
+            == [("jr_unknown", "InvalidInputException")],
+            "BatchStopJobRun: unknown run id -> Errors with InvalidInputException",
+            errors,
+        )
+        states, run = poll_run(glue, "stoppable-job", running)
+        info("stopped run states", " -> ".join(states))
+        check(states == ["STOPPING", "STOPPING", "STOPPED"], "stopped run: STOPPING for 2 reads, then STOPPED", states)
+        check(
+            run.get("CompletedOn") is not None and run["CompletedOn"] >= run["StartedOn"]
+            and "ErrorMessage" not in run,
+            "stopped run has CompletedOn and no ErrorMessage",
+            run.get("CompletedOn"),
+        )
+        check(
+            glue.get_job_run(JobName="stoppable-job", RunId=untouched)["JobRun"]["JobRunState"] == "STARTING",
+            "BatchStopJobRun leaves other runs alone",
+        )
+        again = glue.batch_stop_job_run(JobName="stoppable-job", JobRunIds=[running])
+        detail = again["Errors"][0]["ErrorDetail"] if again["Errors"] else {}
+        check(
+            not again["SuccessfulSubmissions"] and detail.get("ErrorCode") == "InvalidInputException"
+            and "terminal state" in detail.get("ErrorMessage", ""),
+            "stopping a STOPPED run -> InvalidInputException (terminal state)",
+            detail,
+        )
+        answer = glue.batch_stop_job_run(JobName="plain-job", JobRunIds=[done])
+        check(
+            done_states[-1] == "SUCCEEDED" and [e["JobRunId"] for e in answer["Errors"]] == [done],
+            "stopping a SUCCEEDED run -> Errors",
+            answer["Errors"],
+        )
+        set_glue_transition(endpoint, None)  # immediate: would finish anything still running
+        listed = {r["Id"]: r for r in glue.get_job_runs(JobName="stoppable-job")["JobRuns"]}
+        check(
+            listed[running]["JobRunState"] == "STOPPED" and listed[untouched]["JobRunState"] == "SUCCEEDED",
+            "stopped run stays STOPPED when the progression changes",
+            {k[:8]: v["JobRunState"] for k, v in listed.items()},
+        )
+        check(
+            listed[running].get("Arguments", {}).get("--ferry_run_id") == "run-a",
+            "GetJobRuns shows the run's Arguments",
+        )
+
+        # Injected failure: stopped before it fails -> STOPPED without ErrorMessage; not stopped -> FAILED.
+        glue.create_job(
+            Name="stoppable-failing-job",
+            Role="arn:aws:iam::123456789012:role/glue",
+            Command={"Name": "glueetl", "ScriptLocation": "s3://bucket/script.py"},
+            DefaultArguments={"--emu-final-state": "FAILED", "--emu-error-message": "boom"},
+            ExecutionProperty={"MaxConcurrentRuns": 10},
+        )
+        set_glue_transition(endpoint, 1)
+        failing = start_runs(glue, "stoppable-failing-job", 2)
+        glue.batch_stop_job_run(JobName="stoppable-failing-job", JobRunIds=[failing[0]])
+        stopping = glue.batch_stop_job_run(JobName="stoppable-failing-job", JobRunIds=[failing[0]])
+        check(
+            len(stopping["SuccessfulSubmissions"]) == 1 and not stopping["Errors"],
+            "stopping a STOPPING run again is a successful submission",
+            stopping["Errors"],
+        )
+        stopped_states, stopped = poll_run(glue, "stoppable-failing-job", failing[0])
+        failed_states, failed = poll_run(glue, "stoppable-failing-job", failing[1])
+        check(
+            stopped_states == ["STOPPING", "STOPPED"] and "ErrorMessage" not in stopped,
+            "failing run stopped early: STOPPING (1 read at times=1), then STOPPED, no ErrorMessage",
+            stopped_states,
+        )
+        check(
+            failed_states[-1] == "FAILED" and failed.get("ErrorMessage") == "boom",
+            "failure injection still works next to stopped runs",
+            f"{failed_states} / {failed.get('ErrorMessage')!r}",
+        )
+    finally:
+        set_glue_transition(endpoint, None)
+
+    code, _, _ = error_of(lambda: glue.batch_stop_job_run(JobName="no-such-job", JobRunIds=["jr_x"]))
+    check(code == "EntityNotFoundException", "BatchStopJobRun on an unknown job -> EntityNotFoundException", code)
+    # Immediate progression: a run never read is already finished when the stop arrives.
+    run_id = start_runs(glue, "stoppable-job", 1)[0]
+    answer = glue.batch_stop_job_run(JobName="stoppable-job", JobRunIds=[run_id])
+    info("stop under immediate progression", answer["Errors"] or answer["SuccessfulSubmissions"])
+
+
+def timed(call: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    call()
+    return time.monotonic() - started
+
+
+def check_write_delay(endpoint: str) -> None:
+    """A table tagged ferry-local:write-delay-ms makes its writes slow, and only its writes."""
+    ddb = client(endpoint, "dynamodb")
+    arns = {}
+    for name in ("slow-table", "fast-table"):
+        arns[name] = ddb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )["TableDescription"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arns["slow-table"], Tags=[{"Key": "ferry-local:write-delay-ms", "Value": "400"}])
+    put = lambda table, key: ddb.put_item(TableName=table, Item={"pk": {"S": key}})  # noqa: E731
+    batch = lambda table: ddb.batch_write_item(RequestItems={table: [  # noqa: E731
+        {"PutRequest": {"Item": {"pk": {"S": f"b{i}"}}}} for i in range(25)]})
+    delete = lambda table: ddb.delete_item(TableName=table, Key={"pk": {"S": "b0"}})  # noqa: E731
+    slow = {"PutItem": timed(lambda: put("slow-table", "a")), "BatchWriteItem": timed(lambda: batch("slow-table")),
+            "DeleteItem": timed(lambda: delete("slow-table"))}
+    fast = {"PutItem": timed(lambda: put("fast-table", "a")), "BatchWriteItem": timed(lambda: batch("fast-table")),
+            "DeleteItem": timed(lambda: delete("fast-table"))}
+    fmt = lambda d: {k: f"{v:.2f}s" for k, v in d.items()}  # noqa: E731
+    check(all(0.4 <= v < 1.5 for v in slow.values()), "tagged table: each write request sleeps 400 ms once", fmt(slow))
+    check(all(v < 0.3 for v in fast.values()), "untagged table: writes are not delayed", fmt(fast))
+    check(ddb.scan(TableName="slow-table")["Count"] == 25, "delayed writes are applied")
+
+    # While a slow write sleeps, the server answers others, and the write is not applied yet.
+    glue, s3 = client(endpoint, "glue"), client(endpoint, "s3")
+    s3.create_bucket(Bucket="write-delay-check")
+    writer = threading.Thread(target=lambda: put("slow-table", "late"))
+    started = time.monotonic()
+    writer.start()
+    time.sleep(0.1)
+    meanwhile = {
+        "GetJobRuns": timed(lambda: glue.get_job_runs(JobName="stoppable-job")),
+        "S3 ListObjectsV2": timed(lambda: s3.list_objects_v2(Bucket="write-delay-check")),
+    }
+    seen_early = "Item" in ddb.get_item(TableName="slow-table", Key={"pk": {"S": "late"}})
+    during = time.monotonic() - started
+    writer.join()
+    total = time.monotonic() - started
+    check(
+        all(v < 0.2 for v in meanwhile.values()) and during < 0.4,
+        "other requests are answered while a delayed write sleeps (threaded server)",
+        f"{fmt(meanwhile)}, write took {total:.2f}s",
+    )
+    check(not seen_early, "the delayed item is not visible before the sleep ends")
+    check("Item" in ddb.get_item(TableName="slow-table", Key={"pk": {"S": "late"}}), "and is there afterwards")
+
+    ddb.untag_resource(ResourceArn=arns["slow-table"], TagKeys=["ferry-local:write-delay-ms"])
+    elapsed = timed(lambda: put("slow-table", "untagged"))
+    check(elapsed < 0.3, "untagging removes the delay at once", f"{elapsed:.2f}s")
+
+
 def check_account_isolation(endpoint: str) -> None:
     sts = client(endpoint, "sts")
     creds = sts.assume_role(
@@ -565,6 +739,8 @@ def main() -> int:
             ("event source mappings", lambda: check_event_source_mappings(endpoint, "stream-cycle", stream_arn["arn"]))
         )
         steps.append(("glue", lambda: check_glue(endpoint)))
+        steps.append(("glue batch stop", lambda: check_glue_stop(endpoint)))
+        steps.append(("dynamodb write delay", lambda: check_write_delay(endpoint)))
         steps.append(("account isolation", lambda: check_account_isolation(endpoint)))
         steps.append(("parent watch", check_parent_watch))
         for name, step in steps:

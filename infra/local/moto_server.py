@@ -62,6 +62,32 @@ What is changed compared to a stock ``moto_server``:
    and then the settled state.  While it is moving, an update is refused with
    ``ResourceInUseException``, as Lambda does.  Untagged mappings are
    untouched.
+
+6. Glue ``BatchStopJobRun`` (missing from stock moto)
+   ``{"JobName", "JobRunIds": [...]}`` answers ``SuccessfulSubmissions``
+   (``JobName``, ``JobRunId``) and ``Errors`` (``JobName``, ``JobRunId``,
+   ``ErrorDetail`` with ``ErrorCode`` / ``ErrorMessage``), as Glue does.  A
+   run that is STARTING, RUNNING or WAITING is stopped: it reports STOPPING
+   for the next N reads (``GetJobRun`` / ``GetJobRuns``; N is the ``times`` of
+   a manual ``glue::job_run`` progression, 1 under any other progression) and
+   then STOPPED, with ``CompletedOn`` / ``LastModifiedOn`` set when it gets
+   there.  A stopped run stays STOPPED whatever the state manager says later
+   and never carries an injected ``ErrorMessage``.  Stopping a run that is
+   already STOPPING is a successful submission that changes nothing.  A run
+   in a terminal state (SUCCEEDED, FAILED, STOPPED, ERROR, TIMEOUT) or an
+   unknown run id goes into ``Errors`` with ``InvalidInputException``; an
+   unknown job fails the whole call with ``EntityNotFoundException``.  The
+   stop itself is not a read: it does not move any run along.
+
+7. DynamoDB write delay
+   A table tagged ``ferry-local:write-delay-ms`` = N (integer milliseconds)
+   makes every ``PutItem``, ``DeleteItem`` and ``BatchWriteItem`` that writes
+   to it sleep N ms before the write is applied (once per request; a batch
+   naming several tagged tables sleeps for the largest N).  The tag is read
+   on every request, so tagging or untagging takes effect at once.  The
+   server is threaded (werkzeug ``threaded=True``; moto only locks while it
+   picks a backend), so other requests are served during the sleep.  Other
+   writes (``UpdateItem``, ``TransactWriteItems``) are not delayed.
 """
 
 from __future__ import annotations
@@ -83,6 +109,11 @@ INJECTABLE_FINAL_STATES = frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED"})
 _INVALID_PARAMS = "One or more parameter values were invalid: "
 
 SETTLE_READS_TAG = "emu-settle-reads"
+
+STOPPABLE_RUN_STATES = frozenset({"STARTING", "RUNNING", "WAITING"})
+TERMINAL_RUN_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT"})
+
+WRITE_DELAY_TAG = "ferry-local:write-delay-ms"
 
 # Taken before the (slow) moto imports, so a parent that dies during start-up
 # is still noticed.
@@ -216,6 +247,163 @@ def _patch_glue_job_runs() -> None:
 
 
 # --------------------------------------------------------------------------
+# Glue BatchStopJobRun
+# --------------------------------------------------------------------------
+
+
+def _stopping_reads() -> int:
+    """How many reads a stopped run reports STOPPING: the manual progression's `times`, else 1."""
+    from moto.moto_api import state_manager
+
+    transition = state_manager.get_transition("glue::job_run")
+    if transition.get("progression") == "manual":
+        return max(1, int(transition.get("times") or 1))
+    return 1
+
+
+def _stop_run(run: Any) -> tuple[bool, str]:
+    """Stops `run` if it is still going; returns (submitted, error message)."""
+    state = run.status
+    if state == "STOPPING":
+        return True, ""
+    if state in STOPPABLE_RUN_STATES:
+        from moto.core.utils import utcnow
+
+        run.emu_stop = {"reads": 0, "stopping_reads": _stopping_reads()}
+        run.modified_on = utcnow()
+        return True, ""
+    if state in TERMINAL_RUN_STATES:
+        return False, (
+            f"Job run {run.job_run_id} of job {run.job_name} is already in a terminal state "
+            f"({state}) and cannot be stopped"
+        )
+    return False, f"Job run {run.job_run_id} of job {run.job_name} cannot be stopped in state {state}"
+
+
+def _patch_glue_stop_job_runs() -> None:
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.glue.exceptions import InvalidInputException
+    from moto.glue.models import FakeJobRun, GlueBackend
+    from moto.glue.responses import GlueResponse
+    from moto.moto_api._internal.managed_state_model import ManagedState
+
+    if hasattr(GlueBackend, "batch_stop_job_run") or hasattr(GlueResponse, "batch_stop_job_run"):
+        raise RuntimeError("moto layout changed: Glue now has batch_stop_job_run of its own")
+    stock_status = ManagedState.status
+    stock_advance = ManagedState.advance
+    # The failure-injection version: applied before this patch.
+    injected_as_dict = FakeJobRun.as_dict
+
+    def status(self: Any) -> str | None:
+        stop = getattr(self, "emu_stop", None)
+        if stop is None:
+            return stock_status.fget(self)
+        if stop["reads"] <= stop["stopping_reads"]:
+            return "STOPPING"
+        if self._status != "STOPPED":
+            self._status = "STOPPED"
+            self.completed_on = self.modified_on = utcnow()
+        return "STOPPED"
+
+    def advance(self: Any) -> None:
+        stop = getattr(self, "emu_stop", None)
+        if stop is None:
+            stock_advance(self)
+        else:
+            stop["reads"] += 1
+
+    def as_dict(self: Any) -> dict[str, Any]:
+        result = injected_as_dict(self)
+        if getattr(self, "emu_stop", None) is not None:
+            result.pop("ErrorMessage", None)
+        return result
+
+    def batch_stop_job_run(
+        self: Any, job_name: str, run_ids: list[str]
+    ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        if not 1 <= len(run_ids) <= 25:
+            raise InvalidInputException("BatchStopJobRun", "JobRunIds must name 1 to 25 job runs")
+        runs = {run.job_run_id: run for run in self.get_job(job_name).job_runs}
+        submitted: list[dict[str, str]] = []
+        errors: list[dict[str, Any]] = []
+        for run_id in run_ids:
+            run = runs.get(run_id)
+            if run is None:
+                ok, message = False, f"Job run {run_id} not found for job {job_name}"
+            else:
+                ok, message = _stop_run(run)
+            if ok:
+                submitted.append({"JobName": job_name, "JobRunId": run_id})
+            else:
+                errors.append({
+                    "JobName": job_name,
+                    "JobRunId": run_id,
+                    "ErrorDetail": {"ErrorCode": "InvalidInputException", "ErrorMessage": message},
+                })
+        return submitted, errors
+
+    def batch_stop_job_run_action(self: Any) -> Any:
+        submitted, errors = self.glue_backend.batch_stop_job_run(
+            self._get_param("JobName"), list(self._get_param("JobRunIds") or [])
+        )
+        return ActionResult({"SuccessfulSubmissions": submitted, "Errors": errors})
+
+    batch_stop_job_run_action.__name__ = "batch_stop_job_run"
+    FakeJobRun.status = property(status, stock_status.fset)
+    FakeJobRun.advance = advance
+    FakeJobRun.as_dict = as_dict
+    GlueBackend.batch_stop_job_run = batch_stop_job_run
+    GlueResponse.batch_stop_job_run = batch_stop_job_run_action
+
+
+# --------------------------------------------------------------------------
+# DynamoDB write delay
+# --------------------------------------------------------------------------
+
+
+def _write_delay_ms(backend: Any, table_names: list[str]) -> int:
+    """The largest ferry-local:write-delay-ms among the named tables (0 when none is tagged)."""
+    delays = [0]
+    for name in table_names:
+        try:
+            table = backend.get_table(name)
+        except Exception:  # unknown table: the stock handler answers the error
+            continue
+        value = {tag["Key"]: tag["Value"] for tag in (table.tags or [])}.get(WRITE_DELAY_TAG)
+        try:
+            delays.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return max(delays)
+
+
+def _patch_dynamodb_write_delay() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    def delayed(stock: Any, tables_of: Any) -> Any:
+        def action(self: Any) -> Any:
+            # self.body is the parsed request (DynamoHandler.call_action sets it).
+            delay = _write_delay_ms(self.dynamodb_backend, tables_of(self.body or {}))
+            if delay > 0:
+                time.sleep(delay / 1000)
+            return stock(self)
+
+        action.__name__ = stock.__name__
+        return action
+
+    for name, tables_of in (
+        ("put_item", lambda body: [body.get("TableName")]),
+        ("delete_item", lambda body: [body.get("TableName")]),
+        ("batch_write_item", lambda body: list(body.get("RequestItems") or {})),
+    ):
+        stock = getattr(DynamoHandler, name, None)
+        if not callable(stock):
+            raise RuntimeError(f"moto layout changed: DynamoHandler.{name} is missing")
+        setattr(DynamoHandler, name, delayed(stock, tables_of))
+
+
+# --------------------------------------------------------------------------
 # Launcher
 # --------------------------------------------------------------------------
 
@@ -301,6 +489,8 @@ def apply_patches() -> None:
         )
     _patch_dynamodb_streams()
     _patch_glue_job_runs()
+    _patch_glue_stop_job_runs()  # after _patch_glue_job_runs: wraps its as_dict
+    _patch_dynamodb_write_delay()
     _patch_stream_delivery()
     _patch_mapping_transitions()
 

@@ -13,6 +13,7 @@ file's value).
 
 Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
            [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
+           [--write-delay-ms N]
            [--spark FILE [--spark-url URL]] [--sesam FILE [--sesam-url URL]]
 
 Worlds (each one the demo world above plus what it names; --world none seeds nothing):
@@ -31,6 +32,11 @@ Options that apply to any world:
                       on, so a run is seen RUNNING by a few status checks (0: finished at once)
   --stale-objects N   N objects in test-documents that prod-documents lacks
   --artifact-bucket NAME   create ferry's artifact bucket NAME in ferry's own account
+  --write-delay-ms N  tag the target table efcms-test-alpha (222222222222) with
+                      ferry-local:write-delay-ms = N, so the local endpoint makes every PutItem,
+                      DeleteItem and BatchWriteItem to it wait N ms before it is applied (a copy
+                      into it is slow enough to fail another branch meanwhile); tagged after the
+                      world is seeded, so seeding stays fast; 0 removes the tag
   --spark FILE        a local Spark world (infra/local/spark-demo.json is the demo's): FILE's
                       "secrets" (secret name -> JSON value, for example {"bearer_token": ...}) are
                       stored in ferry's own account, where a promote input's auth_secret_arn
@@ -308,6 +314,22 @@ def glue_progression(endpoint, reads):
         headers={"Content-Type": "application/json"}), timeout=30).read()
 
 
+WRITE_DELAY_TAG = "ferry-local:write-delay-ms"
+SLOW_TABLE = "efcms-test-alpha"
+
+
+def write_delay(endpoint, ms):
+    """Tags efcms-test-alpha so the endpoint delays each write to it by `ms` (0: removes the tag)."""
+    ddb = clients(endpoint, TEST)("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=SLOW_TABLE)["Table"]["TableArn"]
+    except ddb.exceptions.ResourceNotFoundException:
+        raise SystemExit(f"--write-delay-ms: {SLOW_TABLE} does not exist in {TEST} (seed a world first)")
+    ddb.untag_resource(ResourceArn=arn, TagKeys=[WRITE_DELAY_TAG])
+    if ms > 0:
+        ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": WRITE_DELAY_TAG, "Value": str(ms)}])
+
+
 WORLDS = ("demo", "showcase", "bulk", "none")
 
 
@@ -322,6 +344,7 @@ def main():
     parser.add_argument("--glue-polls", type=int, metavar="N")
     parser.add_argument("--stale-objects", type=int, default=0, metavar="N")
     parser.add_argument("--artifact-bucket", metavar="NAME")
+    parser.add_argument("--write-delay-ms", type=int, metavar="N")
     parser.add_argument("--spark", metavar="FILE")
     parser.add_argument("--spark-url", metavar="URL")
     parser.add_argument("--sesam", metavar="FILE")
@@ -331,6 +354,8 @@ def main():
         parser.error("--spark-url needs --spark FILE")
     if args.sesam_url and not args.sesam:
         parser.error("--sesam-url needs --sesam FILE")
+    if args.write_delay_ms is not None and args.write_delay_ms < 0:
+        parser.error("--write-delay-ms needs N >= 0")
     if args.reset:
         reset(args.endpoint)
     if args.glue_polls is not None:
@@ -352,11 +377,15 @@ def main():
         spark_world(args.endpoint, args.spark, args.spark_url, args.reset)
     if args.sesam:
         sesam_world(args.endpoint, args.sesam, args.sesam_url, args.reset)
-    if args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket:
+    if args.write_delay_ms is not None:
+        write_delay(args.endpoint, args.write_delay_ms)
+    if (args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket
+            or args.write_delay_ms):
         print(f"seeded world '{args.world}'"
               + (", Glue runs fail" if args.glue_fails else "")
               + (f", {args.stale_objects} stale objects in test-documents" if args.stale_objects else "")
-              + (f", artifact bucket {args.artifact_bucket}" if args.artifact_bucket else ""))
+              + (f", artifact bucket {args.artifact_bucket}" if args.artifact_bucket else "")
+              + (f", writes to {SLOW_TABLE} wait {args.write_delay_ms} ms" if args.write_delay_ms else ""))
 
 
 if __name__ == "__main__":

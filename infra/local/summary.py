@@ -7,6 +7,13 @@ other domain, and a digest of the target's items. For every bucket: objects in t
 source and whether both hold the same keys with the same ETags. The stream consumers of the target
 tables with their mapping state (before the run too, when the run's result is given), the deploy
 table's settings, the run manifest in the artifact bucket, and the refresh's wall-clock duration.
+For every target table also what its current stream holds (every shard read from TRIM_HORIZON):
+`writes`, the number of records, and `last_write_ms`, the latest ApproximateCreationDateTime as epoch
+milliseconds (the local endpoint keeps millisecond precision; null with no records or no enabled
+stream). `glue_job_runs` lists every run of the Glue job ferry-refresh-table in the source account
+(111111111111 in the local worlds) as {id, state, ferry_run_id}, oldest first; reading them is a
+GetJobRuns, which counts as one read of each run for the endpoint's Glue progression. (`glue_runs`
+stays what it was: the Glue results of the run's own output.)
 
 Usage: python infra/local/summary.py --endpoint URL --input REQUEST.json
            [--result RESULT.json] [--artifact-bucket NAME] [--json]
@@ -19,10 +26,12 @@ import argparse
 import hashlib
 import json
 import re
+from datetime import datetime, timezone
 
 import boto3
 
 REGION = "us-east-1"
+GLUE_JOB = "ferry-refresh-table"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 
 
@@ -72,6 +81,41 @@ def digest(rows):
     return h.hexdigest()[:16]
 
 
+def stream_records(target, table):
+    """Every record of `table`'s current stream, all shards from TRIM_HORIZON ([] with no enabled stream)."""
+    described = target("dynamodb").describe_table(TableName=table)["Table"]
+    arn = described.get("LatestStreamArn")
+    if not arn or not (described.get("StreamSpecification") or {}).get("StreamEnabled"):
+        return []
+    streams = target("dynamodbstreams")
+    shards, start = [], None
+    while True:
+        stream = streams.describe_stream(StreamArn=arn, **({"ExclusiveStartShardId": start} if start else {}))
+        shards.extend(stream["StreamDescription"]["Shards"])
+        start = stream["StreamDescription"].get("LastEvaluatedShardId")
+        if not start:
+            break
+    records = []
+    for shard in shards:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            # The local endpoint answers an empty page once the shard is read to its end.
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not page["Records"]:
+                break
+            records.extend(page["Records"])
+            iterator = page.get("NextShardIterator")
+    return records
+
+
+def stream_facts(target, table):
+    """`writes`: records in the table's stream; `last_write_ms`: the latest one's creation time (epoch ms)."""
+    times = [r["dynamodb"]["ApproximateCreationDateTime"] for r in stream_records(target, table)
+             if r.get("dynamodb", {}).get("ApproximateCreationDateTime")]
+    return {"writes": len(times), "last_write_ms": round(max(times).timestamp() * 1000) if times else None}
+
+
 def table_facts(source, target, spec, domain):
     facts = {"source": spec["source"], "target": spec["target"], "engine": spec.get("engine", "scan")}
     source_items = scan(source("dynamodb"), spec["source"])
@@ -82,7 +126,22 @@ def table_facts(source, target, spec, domain):
     unmasked = sum(1 for text in texts for m in EMAIL.finditer(text) if m.group(1).lower() != domain)
     facts.update(source_items=len(source_items), target_items=len(target_items), masked_strings=masked,
                  example_com_strings=example_com, unmasked_emails=unmasked, digest=digest(target_items))
+    facts.update(stream_facts(target, spec["target"]))
     return facts
+
+
+def glue_job_runs(source):
+    """Every run of the Glue job ferry-refresh-table, oldest first ([] when the job does not exist)."""
+    glue = source("glue")
+    runs = []
+    try:
+        for page in glue.get_paginator("get_job_runs").paginate(JobName=GLUE_JOB):
+            runs.extend(page["JobRuns"])
+    except glue.exceptions.EntityNotFoundException:
+        return []
+    runs.sort(key=lambda run: run["StartedOn"])
+    return [{"id": run["Id"], "state": run["JobRunState"],
+             "ferry_run_id": (run.get("Arguments") or {}).get("--ferry_run_id")} for run in runs]
 
 
 def list_objects(client, bucket, prefix):
@@ -169,6 +228,7 @@ def collect(endpoint, request, result, artifact_bucket):
         "masking_domain": domain,
         "glue_runs": [t for t in ((output.get("results") or {}).get("data") or {}).get("tables", [])
                       if t.get("engine") == "glue"],
+        "glue_job_runs": glue_job_runs(source),
     }
 
 
@@ -184,11 +244,18 @@ def render(facts):
                 f"{t['masked_strings']} masked, {t['example_com_strings']} '@example.com' left, "
                 f"{t['unmasked_emails']} other addresses left")
         lines.append(line)
+        if t["writes"]:
+            last = datetime.fromtimestamp(t["last_write_ms"] / 1000, timezone.utc).isoformat(timespec="milliseconds")
+            lines.append(f"      stream: {t['writes']} writes, the last at {last}")
         if t["engine"] == "glue":
             run = glue.get(t["target"])
             state = f"job run {run['job_run_id']} {run['detail']}" if run else "job run not reached"
             lines.append(f"      Glue {state}; the local endpoint tracks job runs but runs no Glue script, "
                          "so no items move here")
+    if facts["glue_job_runs"]:
+        runs = ", ".join(f"{r['id'][:11]} {r['state']}" + (f" (run {r['ferry_run_id']})" if r["ferry_run_id"] else "")
+                         for r in facts["glue_job_runs"])
+        lines.append(f"Glue job runs of {GLUE_JOB}: {runs}")
     lines.append("buckets (target objects / source objects)")
     for b in facts["buckets"]:
         same = "same keys and ETags" if b["identical"] else "DIFFERENT keys or ETags"

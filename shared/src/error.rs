@@ -160,6 +160,16 @@ pub enum TaskError {
         source: Box<TaskError>,
     },
 
+    /// The run this invocation writes for failed and raised its stop signal: the invocation stopped
+    /// between pages (or before its first) and must not be retried.
+    #[error("stopped: run {run_id} failed and stopped its writers ({reason})")]
+    Stopped {
+        /// The ferry run.
+        run_id: String,
+        /// Why the run stopped: its error type and cause.
+        reason: String,
+    },
+
     /// After a promotion, the target lacks what the plan promised (every gap listed).
     #[error("verification failed: {}", .0.join("; "))]
     VerificationFailed(Vec<String>),
@@ -242,6 +252,7 @@ impl TaskError {
             TaskError::JobFailed { .. } => "JobFailed",
             TaskError::VerificationFailed(_) => "VerificationFailed",
             TaskError::Refused(_) => "Refused",
+            TaskError::Stopped { .. } => "Stopped",
             TaskError::ApplyFailed { source, .. } => source.error_type(),
             TaskError::Aws { failure, .. } => failure.error_type(),
             TaskError::Api {
@@ -275,6 +286,7 @@ impl TaskError {
         "VerificationFailed",
         "Refused",
         "ThrottledMinutes",
+        "Stopped",
     ];
 
     /// A single-problem [`TaskError::InvalidInput`].

@@ -163,15 +163,15 @@ fn the_protected_accounts_must_be_named_or_said_to_be_none() {
 }
 
 #[test]
-fn sync_bucket_can_never_write_the_artifact_bucket() {
+fn sync_bucket_can_never_write_the_artifact_bucket_but_its_lease() {
+    use shared::aws::objects::{ARTIFACT_PREFIXES, WRITERS_PREFIX};
     let template = load("template.yaml");
     let statements = role_statements(&template, "SyncBucketRole");
-    let artifact_objects = "${ArtifactBucket.Arn}/*";
-    let denied = |action: &str| {
+    let denied = |action: &str, resource: &str| {
         statements.iter().any(|s| {
             s["Effect"] == "Deny"
                 && actions(s).iter().any(|p| action_matches(p, action))
-                && resources(s).iter().any(|r| r == artifact_objects)
+                && resources(s).iter().any(|r| r == resource)
         })
     };
     let writes: Vec<String> = statements
@@ -185,12 +185,51 @@ fn sync_bucket_can_never_write_the_artifact_bucket() {
         })
         .collect();
     assert!(!writes.is_empty(), "sync-bucket writes target objects");
-    for action in writes.iter().map(String::as_str).chain(["s3:PutObject"]) {
+    for prefix in ARTIFACT_PREFIXES.iter().filter(|p| **p != WRITERS_PREFIX) {
+        let objects = format!("${{ArtifactBucket.Arn}}/{prefix}*");
+        for action in writes.iter().map(String::as_str).chain(["s3:PutObject"]) {
+            assert!(
+                denied(action, &objects),
+                "SyncBucketRole may {action} on {objects}"
+            );
+        }
+    }
+    assert!(denied("s3:PutBucketPolicy", "${ArtifactBucket.Arn}"));
+}
+
+#[test]
+fn every_writer_holds_a_lease_and_reads_the_stop_signal_and_stop_writers_raises_it() {
+    let template = load("template.yaml");
+    let lease = "${ArtifactBucket.Arn}/writers/*/live/*";
+    let signal = "${ArtifactBucket.Arn}/writers/*/stop.json";
+    let allowed = |role: &str, action: &str, resource: &str| {
+        role_statements(&template, role).iter().any(|s| {
+            s["Effect"] == "Allow"
+                && actions(s).iter().any(|p| action_matches(p, action))
+                && resources(s).iter().any(|r| r == resource)
+        })
+    };
+    for role in ["CopyTableRole", "SyncBucketRole", "StartGlueRole"] {
         assert!(
-            denied(action),
-            "SyncBucketRole may {action} on the artifact bucket"
+            allowed(role, "s3:PutObject", lease),
+            "{role} puts its lease"
+        );
+        assert!(
+            allowed(role, "s3:DeleteObject", lease),
+            "{role} deletes its lease"
+        );
+        assert!(
+            allowed(role, "s3:GetObject", signal),
+            "{role} reads the signal"
+        );
+        assert!(
+            !allowed(role, "s3:PutObject", signal),
+            "{role} may raise the signal"
         );
     }
+    assert!(allowed("StopWritersRole", "s3:PutObject", signal));
+    assert!(allowed("StopWritersRole", "s3:GetObject", lease));
+    assert!(!allowed("StopWritersRole", "s3:DeleteObject", lease));
 }
 
 #[test]

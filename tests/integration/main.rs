@@ -18,6 +18,7 @@ mod spark_client;
 mod spark_sim;
 mod sync_bucket;
 mod toggle_streams;
+mod writers;
 
 use shared::config::{FunctionConfig, ProtectedAccounts};
 

@@ -8,6 +8,13 @@
 
 use crate::error::{Failure, TaskError};
 
+/// Every top-level prefix ferry keeps in its artifact bucket: run manifests, bundles, and the
+/// stop signals and leases of a run's writers (`tasks::writers`, the only one the data movers
+/// may write).
+pub const ARTIFACT_PREFIXES: [&str; 3] = ["runs/", "bundles/", WRITERS_PREFIX];
+/// The prefix of the stop signals and leases.
+pub const WRITERS_PREFIX: &str = "writers/";
+
 /// Writes `body` to `s3://bucket/key`, refused unless account `owner` owns the bucket.
 pub async fn put_bytes(
     s3: &aws_sdk_s3::Client,

@@ -503,6 +503,39 @@ pub enum RunOutcome {
     DryRun,
 }
 
+/// Input of `stop-writers`: the run that failed, the tables it copies (for their Glue jobs) and
+/// why it stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopWritersInput {
+    /// The execution name.
+    pub run_id: String,
+    /// The environment the Glue jobs run in.
+    pub source: Environment,
+    /// The plan's tables; those copied by Glue name the jobs whose runs are stopped.
+    pub tables: Vec<TablePlan>,
+    /// The run's error (its type and cause become the stop signal's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunError>,
+}
+
+/// Output of `stop-writers`: whether any writer of the run is left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopWritersOutput {
+    /// True when no invocation may still write for the run and none of its Glue runs is still
+    /// running or stopping: the consumers may be resumed.
+    pub settled: bool,
+    /// Glue runs this call asked to stop.
+    pub glue_stop_requested: u32,
+    /// Glue runs of the run not yet ended (stopping, or refusing to stop).
+    pub glue_running: u32,
+    /// Invocations that may still be writing (their lease is there and their end not yet past).
+    pub writers_live: u32,
+    /// What is left, for people (at most about 1 KiB): each Glue run and writer with its state.
+    pub summary: String,
+}
+
 /// The error a state machine `Catch` hands over (`ResultPath` of the catcher).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {

@@ -4,7 +4,13 @@
 //! The reserve alone does not cover a step that is slow when it runs (a throttled page, a large
 //! part in flight), so work measures its steps with a [`Pace`] and starts another only while the
 //! time left holds [`SAFETY_FACTOR`] times the longest step so far ([`may_start`]).
+//!
+//! A budget may also be ended early from outside by a [`StopFlag`]: an invocation that writes for
+//! a run watches the run's stop signal (`tasks::writers`), and once the flag is raised the budget
+//! is spent, so the work stops between pages exactly as it does when time runs low.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The longest a Lambda invocation can run.
@@ -45,10 +51,37 @@ impl Pace {
     }
 }
 
+/// A flag raised once, from another task, to end a [`Budget`] early.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// Raises the flag: every budget watching it is spent from now on.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the flag was raised.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// The real end of an invocation: its deadline, or Lambda's longest timeout from now when the
+/// deadline is already past (local runtimes send a fixed placeholder).
+pub fn invocation_end(deadline: SystemTime) -> SystemTime {
+    if deadline > SystemTime::now() {
+        deadline
+    } else {
+        SystemTime::now() + LAMBDA_MAX_TIMEOUT
+    }
+}
+
 /// An invocation's deadline with a reserve kept back.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Budget {
     stop_at: Instant,
+    stop: Option<StopFlag>,
 }
 
 impl Budget {
@@ -57,9 +90,9 @@ impl Budget {
     /// A deadline already past when the invocation starts is not a real one (local runtimes send a
     /// fixed placeholder); the budget is then Lambda's longest timeout less the reserve.
     pub fn until(deadline: SystemTime, reserve: Duration) -> Self {
-        let left = deadline
+        let left = invocation_end(deadline)
             .duration_since(SystemTime::now())
-            .unwrap_or(LAMBDA_MAX_TIMEOUT);
+            .unwrap_or_default();
         Budget::for_duration(left.saturating_sub(reserve))
     }
 
@@ -67,6 +100,7 @@ impl Budget {
     pub fn for_duration(work: Duration) -> Self {
         Budget {
             stop_at: Instant::now() + work,
+            stop: None,
         }
     }
 
@@ -75,18 +109,35 @@ impl Budget {
         match limit {
             Some(limit) => Budget {
                 stop_at: self.stop_at.min(Instant::now() + limit),
+                ..self
             },
             None => self,
         }
     }
 
-    /// Whether it is time to stop starting new work.
-    pub fn exhausted(&self) -> bool {
-        Instant::now() >= self.stop_at
+    /// The same budget, spent as soon as `flag` is raised.
+    pub fn stopped_by(self, flag: StopFlag) -> Self {
+        Budget {
+            stop: Some(flag),
+            ..self
+        }
     }
 
-    /// Time left before the budget ends.
+    /// Whether the budget was ended early by its stop flag.
+    pub fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(StopFlag::is_raised)
+    }
+
+    /// Whether it is time to stop starting new work.
+    pub fn exhausted(&self) -> bool {
+        self.stopped() || Instant::now() >= self.stop_at
+    }
+
+    /// Time left before the budget ends (none once its stop flag is raised).
     pub fn left(&self) -> Duration {
+        if self.stopped() {
+            return Duration::ZERO;
+        }
         self.stop_at.saturating_duration_since(Instant::now())
     }
 
@@ -109,8 +160,22 @@ mod tests {
         assert!(!Budget::until(deadline + Duration::from_secs(60), DEFAULT_RESERVE).exhausted());
         assert!(Budget::for_duration(Duration::ZERO).exhausted());
         let long = Budget::for_duration(Duration::from_secs(600));
-        assert!(long.capped(Some(Duration::ZERO)).exhausted());
+        assert!(long.clone().capped(Some(Duration::ZERO)).exhausted());
         assert!(!long.capped(None).exhausted());
+    }
+
+    #[test]
+    fn a_raised_stop_flag_spends_the_budget_at_once() {
+        let flag = StopFlag::default();
+        let budget = Budget::for_duration(Duration::from_secs(600)).stopped_by(flag.clone());
+        assert!(!budget.exhausted());
+        assert!(budget.allows(&Pace::default()));
+        flag.raise();
+        assert!(budget.exhausted());
+        assert!(budget.stopped());
+        assert_eq!(budget.left(), Duration::ZERO);
+        assert!(!budget.allows(&Pace::default()));
+        assert!(!Budget::for_duration(Duration::from_secs(600)).stopped());
     }
 
     #[test]

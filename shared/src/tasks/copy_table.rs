@@ -65,6 +65,18 @@ pub const COLLIDED_KEYS_BYTES: usize = 256;
 /// The payload field holding the sealed continuation, named in errors.
 const CONTINUATION_FIELD: &str = "progress.continuation";
 
+/// What an invocation writes, as its lease names it (`tasks::writers`).
+pub fn lease_name(input: &CopyTableInput) -> String {
+    let phase = match input.phase {
+        CopyPhase::Clear => "clear",
+        CopyPhase::Copy => "copy",
+    };
+    format!(
+        "table {} segment {} {phase}",
+        input.table.target, input.segment
+    )
+}
+
 /// Copies (or clears) one segment until it is done or the budget runs low.
 pub async fn copy_table(
     aws: &Aws,

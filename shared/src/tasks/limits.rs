@@ -128,6 +128,7 @@ pub fn refresh_events(tables: u64, buckets: u64, max_settle_polls: u64) -> u64 {
         + PARALLEL
         + MAP + tables * child_iteration()
         + MAP + buckets * child_iteration()
+        + settle // StopWriters and its checks (after a failed copy), WritersStillRunning
         + settle // ResumeConsumers and its checks
         + 2 * INSTANT // AfterResume, ResumeError
         + call + FAIL // Report, the end
@@ -170,6 +171,9 @@ pub fn bucket_result_bytes() -> u64 {
 const TABLE_RESULT_BYTES: u64 = 4 * 1024;
 const ERROR_BYTES: u64 = 32 * 1024;
 const MAPPING_BYTES: u64 = 1024;
+/// `results.stop` (stop-writers' answer: a 1 KiB summary and counts) and `results.resume_error`
+/// (why the consumers were not resumed: a failed resume or stop, its cause up to 32 KiB).
+const STOP_BYTES: u64 = 2 * 1024 + ERROR_BYTES;
 
 fn json_bytes(value: &serde_json::Value) -> u64 {
     serde_json::to_vec(value).map_or(0, |bytes| bytes.len() as u64)
@@ -195,7 +199,7 @@ pub fn state_bytes(plan: &Plan, input_bytes: u64) -> u64 {
         .map(|b| bucket_result_bytes() + (b.target.len() + b.prefix.len()) as u64 + 64)
         .sum();
     let mappings = plan.consumers.len() as u64 * MAPPING_BYTES * 2;
-    input_bytes + plan_bytes + tables + buckets + mappings + ERROR_BYTES
+    input_bytes + plan_bytes + tables + buckets + mappings + ERROR_BYTES + STOP_BYTES
 }
 
 /// `limit` less the headroom.
@@ -313,6 +317,18 @@ mod tests {
         assert!(events(550, CopyMode::Replace) > allowed(HISTORY_EVENTS));
         assert!(events(900, CopyMode::Merge) <= allowed(HISTORY_EVENTS));
         assert!(events(1000, CopyMode::Merge) > allowed(HISTORY_EVENTS));
+    }
+
+    #[test]
+    fn the_refresh_counts_the_stop_loop_as_it_counts_the_resume() {
+        // ARCHITECTURE.md's table and paths.test.mjs's plan: 2 tables, 1 bucket, 30 settle polls.
+        assert_eq!(refresh_events(2, 1, 30), 3_049);
+        let settle = refresh_events(0, 0, 31) - refresh_events(0, 0, 30);
+        assert_eq!(
+            settle,
+            3 * 31,
+            "pause, stop and resume loops: a 31-event round each"
+        );
     }
 
     #[test]

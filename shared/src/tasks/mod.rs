@@ -14,8 +14,10 @@ pub mod preflight;
 pub mod report;
 pub mod setup_deploy_table;
 pub mod start_glue;
+pub mod stop_writers;
 pub mod sync_bucket;
 pub mod toggle_streams;
+pub mod writers;
 
 mod continuation;
 mod lookup;

@@ -174,7 +174,7 @@ fn stayed_paused(input: &ReportInput) -> Vec<MappingNote> {
         return Vec::new();
     };
     let reason = format!(
-        "the resume failed: {}: {}",
+        "not resumed: {}: {}",
         error["Error"].as_str().unwrap_or("unknown error"),
         error["Cause"].as_str().unwrap_or("")
     );

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_glue::types::JobRun;
+
 use crate::aws::Aws;
 use crate::config::FunctionConfig;
 use crate::contract::{CopyMode, JobHandle, StartGlueInput, StartGlueOutput, TableEngine};
@@ -17,6 +19,11 @@ pub const RUN_ID_ARG: &str = "--ferry_run_id";
 pub const TARGET_TABLE_ARG: &str = "--target_table";
 /// How many pages of recent job runs are searched for an earlier start.
 const MAX_RUN_PAGES: usize = 10;
+
+/// What an invocation writes, as its lease names it (`tasks::writers`): the job run it may start.
+pub fn lease_name(input: &StartGlueInput) -> String {
+    format!("the glue job run for table {}", input.table.target)
+}
 
 /// Starts (or finds) the job run and returns its handle.
 pub async fn start_glue(
@@ -103,7 +110,29 @@ async fn find_run(
     run_id: &str,
     target_table: &str,
 ) -> Result<Option<String>, TaskError> {
+    let runs = runs_of(client, job, run_id).await?;
+    Ok(runs
+        .into_iter()
+        .find(|run| run_argument(run, TARGET_TABLE_ARG) == Some(target_table))
+        .and_then(|run| run.id))
+}
+
+/// The value of job argument `name` of `run`.
+fn run_argument<'a>(run: &'a JobRun, name: &str) -> Option<&'a str> {
+    run.arguments()
+        .and_then(|a| a.get(name))
+        .map(String::as_str)
+}
+
+/// The runs of `job` that ferry run `run_id` started, newest first (the most recent
+/// ten pages of runs are searched).
+pub async fn runs_of(
+    client: &aws_sdk_glue::Client,
+    job: &str,
+    run_id: &str,
+) -> Result<Vec<JobRun>, TaskError> {
     let mut next_token = None;
+    let mut found = Vec::new();
     for _ in 0..MAX_RUN_PAGES {
         let page = client
             .get_job_runs()
@@ -112,18 +141,16 @@ async fn find_run(
             .send()
             .await
             .map_err(|e| TaskError::aws("GetJobRuns", job, e.into_service_error()))?;
-        let found = page.job_runs().iter().find(|run| {
-            let args = run.arguments();
-            let arg = |name: &str| args.and_then(|a| a.get(name)).map(String::as_str);
-            arg(RUN_ID_ARG) == Some(run_id) && arg(TARGET_TABLE_ARG) == Some(target_table)
-        });
-        if let Some(run) = found {
-            return Ok(run.id.clone());
-        }
+        found.extend(
+            page.job_runs()
+                .iter()
+                .filter(|run| run_argument(run, RUN_ID_ARG) == Some(run_id))
+                .cloned(),
+        );
         next_token = page.next_token.filter(|t| !t.is_empty());
         if next_token.is_none() {
             break;
         }
     }
-    Ok(None)
+    Ok(found)
 }

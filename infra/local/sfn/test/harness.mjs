@@ -377,11 +377,12 @@ export function sesamFacts(endpointUrl, sim, request, result) {
 }
 
 /** Empties the endpoint and seeds a world (see infra/local/seed.py for the worlds and options). */
-export function seedWorld(endpointUrl, { world = 'demo', glueFails, gluePolls = 1, staleObjects } = {}) {
+export function seedWorld(endpointUrl, { world = 'demo', glueFails, gluePolls = 1, staleObjects, writeDelayMs } = {}) {
   const args = [join(ROOT, 'infra', 'local', 'seed.py'), '--endpoint', endpointUrl, '--reset', '--world', world,
     '--glue-polls', String(gluePolls), '--artifact-bucket', 'ferry-artifacts'];
   if (glueFails) args.push('--glue-fails', glueFails);
   if (staleObjects) args.push('--stale-objects', String(staleObjects));
+  if (writeDelayMs) args.push('--write-delay-ms', String(writeDelayMs));
   run(PYTHON, args);
 }
 
@@ -420,8 +421,8 @@ export function promoteFacts(endpointUrl, sim, request, result) {
   return JSON.parse(run(PYTHON, args));
 }
 
-/** Runs `machine`; prints its states when FERRY_FLOW_VERBOSE=1. */
-function runVerbose(machine, functions, input, label) {
+/** Runs `machine` (`options` go to runMachine); prints its states when FERRY_FLOW_VERBOSE=1. */
+function runVerbose(machine, functions, input, label, options = {}) {
   const verbose = process.env.FERRY_FLOW_VERBOSE === '1';
   return runMachine({
     machine,
@@ -431,12 +432,13 @@ function runVerbose(machine, functions, input, label) {
     onEvent: (_event, line) => {
       if (verbose && line) process.stdout.write(`    ${line}\n`);
     },
+    ...options,
   });
 }
 
-/** Runs the refresh machine; prints its states when FERRY_FLOW_VERBOSE=1. */
-export function refresh(functions, input, label) {
-  return runVerbose('refresh', functions, input, label);
+/** Runs the refresh machine (`options` go to runMachine, e.g. `fastWaitMs`); prints its states when FERRY_FLOW_VERBOSE=1. */
+export function refresh(functions, input, label, options = {}) {
+  return runVerbose('refresh', functions, input, label, options);
 }
 
 /** Runs the promote machine; prints its states when FERRY_FLOW_VERBOSE=1. */

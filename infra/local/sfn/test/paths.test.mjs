@@ -42,7 +42,7 @@ function plan(input) {
     max_invocations: 5,
     max_concurrency: { tables: 4, segments: 4, buckets: 4 },
     limits: {
-      refresh_events: 2092, largest_child_events: 700, largest_child: 'table efcms-test-big', state_bytes: 50000,
+      refresh_events: 3049, largest_child_events: 700, largest_child: 'table efcms-test-big', state_bytes: 50000,
       events_allowed: 20000, state_bytes_allowed: 209715,
     },
     warnings: [],
@@ -70,6 +70,7 @@ function defaults() {
     'copy-table': () => ({ done: true, progress: { counts } }),
     'sync-bucket': () => ({ done: true, progress: { phase: 'apply', counts: { invocations: 1 } }, transfer: 'server_side',
       sample_copies: [], sample_deletes: [] }),
+    'stop-writers': () => ({ settled: true, glue_stop_requested: 0, glue_running: 0, writers_live: 0, summary: 'no writer left' }),
     report: (i) => ({ outcome: i.outcome, manifest: `s3://ferry-artifacts/runs/refresh/${i.run_id}/manifest.json`,
       event: 'ferry.refresh', warnings: [] }),
   };
@@ -139,6 +140,59 @@ test('a segment still not done after max_invocations calls fails the run with De
   assert.deepEqual(toggles(), ['off', 'on']);
   assert.equal(reports()[0].error.Error, 'DeadlineExceeded');
   note(`DeadlineExceeded from the segment's own execution, unwrapped by the table's and the refresh's: ${result.cause}`);
+});
+
+/** A copy that fails in the scan branch, so the refresh goes through StopWriters. */
+function failingCopy() {
+  handlers['copy-table'] = () => { throw new Fail('AwsRejected', 'BatchWriteItem on efcms-test-alpha failed: ValidationException'); };
+}
+
+test('after a failed copy the consumers resume only once stop-writers finds no writer left', async () => {
+  failingCopy();
+  let stops = 0;
+  handlers['stop-writers'] = (i) => {
+    stops += 1;
+    assert.equal(i.error.Error, 'AwsRejected');
+    assert.deepEqual(i.tables.map((t) => t.target), ['efcms-test-alpha', 'efcms-test-big']);
+    const left = stops < 3;
+    return { settled: !left, glue_stop_requested: stops === 1 ? 1 : 0, glue_running: left ? 1 : 0, writers_live: left ? 2 : 0,
+      summary: left ? 'glue job ferry-refresh-table run jr_1 STOPPING; copy-table table efcms-test-alpha segment 1 copy' : 'no writer left' };
+  };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'AwsRejected');
+  assert.equal(stops, 3);
+  const entered = statesEntered(result).filter((s) => ['StopWriters', 'CheckWriters', 'ResumeConsumers'].includes(s));
+  assert.deepEqual(entered, ['StopWriters', 'CheckWriters', 'CheckWriters', 'ResumeConsumers']);
+  assert.deepEqual(toggles(), ['off', 'on']);
+  assert.equal(reports()[0].results.stop.polls, 2);
+  note('stop-writers called 3 times (the first and 2 checks) before the resume; the run keeps its own error AwsRejected');
+});
+
+test('writers still running after max_settle_polls checks leave the consumers paused and named, the run keeps its error', async () => {
+  failingCopy();
+  handlers['stop-writers'] = () => ({ settled: false, glue_stop_requested: 0, glue_running: 1, writers_live: 0,
+    summary: 'glue job ferry-refresh-table run jr_1 STOPPING (refused to stop)' });
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'AwsRejected');
+  assert.equal(calls.filter((c) => c.name === 'stop-writers').length, 3, 'max_settle_polls calls, the first one included');
+  assert.deepEqual(toggles(), ['off'], 'never resumed');
+  const report = reports()[0];
+  assert.equal(report.results.resume_error.Error, 'WritersNotStopped');
+  assert.match(report.results.resume_error.Cause, /still running after 3 checks: glue job ferry-refresh-table run jr_1 STOPPING/);
+  note(`no resume while a writer may still write: ${report.results.resume_error.Cause}`);
+});
+
+test('a stop-writers that fails leaves the consumers paused: nobody knows whether writers are left', async () => {
+  failingCopy();
+  handlers['stop-writers'] = () => { throw new Fail('Unauthorized', 'BatchStopJobRun on ferry-refresh-table failed: AccessDeniedException'); };
+  const result = await run();
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'AwsRejected');
+  assert.deepEqual(toggles(), ['off']);
+  assert.match(reports()[0].results.resume_error.Cause, /stopping the writers of this run failed: Unauthorized: .*BatchStopJobRun on ferry-refresh-table failed/);
+  note(`the run's error stays AwsRejected; the report is told why the consumers stayed paused: ${reports()[0].results.resume_error.Cause}`);
 });
 
 test('a consumer the resume cannot enable fails the run with ConsumersNotResumed, naming it', async () => {

@@ -262,10 +262,47 @@ test('running a successful refresh again leaves the same target data', { timeout
   const second = await refresh(functions, demoRequest(), 'rerun-2');
   assert.equal(second.status, 'SUCCEEDED', failure(second));
   const twice = facts(endpoint.url);
-  assert.deepEqual(twice.tables, once.tables);
+  // The stream of each target table records both runs' writes; the data must be the same.
+  const data = (tables) => tables.map(({ writes, last_write_ms: last, ...rest }) => rest);
+  assert.deepEqual(data(twice.tables), data(once.tables));
   assert.deepEqual(twice.buckets, once.buckets);
   assert.deepEqual(twice.deploy_table, once.deploy_table);
   assert.deepEqual(consumerStates(twice), consumerStates(once));
   const alpha = table(twice, 'efcms-test-alpha');
   note(`second run ${second.runId} left identical target data (table digest ${alpha.digest}, ${alpha.target_items} items; bucket digest ${twice.buckets[0].digest})`);
+});
+
+test('a branch that fails stops the other branch\'s writers before the consumers resume: no item lands after the resume', { timeout: TEST_TIMEOUT }, async () => {
+  const message = 'AnalysisException: table efcms-prod-big has no column gsi1pk';
+  // Every write to efcms-test-alpha takes a second, so its copy is still under way when the Glue
+  // run fails two status checks in.
+  seedWorld(endpoint.url, { world: 'bulk', glueFails: message, gluePolls: 1, writeDelayMs: 1000 });
+  const input = demoRequest();
+  input.tables[0].segments = 1;
+  // Waits of a second: the writers' checks (at most max_settle_polls) then span far more than the
+  // longest page, as they do at the real interval.
+  const result = await refresh(functions, input, 'stop-writers', { fastWaitMs: 1000 });
+  assert.equal(result.status, 'FAILED');
+  assert.equal(result.error, 'JobFailed', failure(result));
+
+  const parent = result.events.filter((e) => e.type === 'StateEntered');
+  const at = (name) => parent.find((e) => e.state.name === name)?.timestamp;
+  const [stopAt, resumeAt] = [at('StopWriters'), at('ResumeConsumers')];
+  assert.ok(stopAt && resumeAt && stopAt < resumeAt, 'StopWriters ran before ResumeConsumers');
+  const stopped = result.invocations.filter((i) => i.name === 'copy-table').length;
+  const checks = parent.filter((e) => e.state.name === 'CheckWriters').length;
+  assert.ok(checks >= 1, 'the first stop-writers call found a copy-table invocation still writing');
+  note(`StopWriters entered ${stopAt - result.events[0].timestamp} ms into the run; ${checks} check(s) later ResumeConsumers, ${resumeAt - stopAt} ms after it`);
+
+  const f = facts(endpoint.url, input, result);
+  const alpha = table(f, 'efcms-test-alpha');
+  assert.ok(alpha.writes > 0, 'the copy had begun');
+  assert.ok(alpha.last_write_ms <= resumeAt, `a write landed ${alpha.last_write_ms - resumeAt} ms after the resume`);
+  note(`${alpha.writes} writes to efcms-test-alpha (${alpha.target_items} of ${alpha.source_items} items, ${stopped} copy-table invocations), the last ${resumeAt - alpha.last_write_ms} ms before the resume`);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const later = table(facts(endpoint.url, input, result), 'efcms-test-alpha');
+  assert.equal(later.writes, alpha.writes, 'nothing was written after the run ended');
+  assert.deepEqual(consumerStates(f), { streams_test_blue: 'Enabled', streams_test_green: 'Disabled' });
+  assert.equal(f.manifests.error.error, 'JobFailed');
+  note('three seconds later still no new write; consumers resumed; manifest names JobFailed');
 });

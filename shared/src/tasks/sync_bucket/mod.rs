@@ -99,6 +99,11 @@ impl Default for Limits {
     }
 }
 
+/// What an invocation writes, as its lease names it (`tasks::writers`); a dry run writes nothing.
+pub fn lease_name(input: &SyncBucketInput) -> Option<String> {
+    (!input.dry_run).then(|| format!("bucket {}", input.bucket.target))
+}
+
 /// Runs (or resumes) one invocation's share of a bucket sync; see the module documentation.
 pub async fn sync_bucket(
     aws: &Aws,
@@ -580,7 +585,7 @@ impl Pass<'_> {
         }
         state.resumable_running = true;
         let id = state.tracker.begin(&source.key);
-        let task = resumable_task(self.sides.clone(), source, check, self.budget, id);
+        let task = resumable_task(self.sides.clone(), source, check, self.budget.clone(), id);
         self.spawn(task, state, counts).await;
     }
 
