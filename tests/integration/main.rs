@@ -4,11 +4,13 @@
 mod contract_fixtures;
 mod copy_table;
 mod deploy_table;
+mod director_sim;
 mod git_source;
 mod glue;
 mod http_layer;
 mod infra_consistency;
 mod masking;
+mod oc_sim;
 mod preflight;
 mod promote_steps;
 mod report;

@@ -3,15 +3,14 @@
 //! per-entity writes, JSON and zip config holding the same entities, env and write-only secrets,
 //! and faults that fire on matching requests until spent.
 
-use std::io::{BufRead, BufReader, Cursor, Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{Cursor, Read, Write};
 
 use reqwest::multipart::{Form, Part};
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
 use ferry_tests::sesam_sim::{EntityKind, Fault, NodeSeed, NodeView, Simulator, shared};
+use ferry_tests::sim_kit::client::{Control, SeededBinary, read, slow_once};
 use ferry_tests::unique;
 
 /// A node of the shared simulator reached with its JWT.
@@ -75,12 +74,6 @@ impl Node {
     fn inject(&self, fault: Fault) {
         shared().inject(&self.name, fault);
     }
-}
-
-async fn read(response: Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 fn system(id: &str) -> Value {
@@ -496,12 +489,8 @@ async fn each_fault_fires_on_matching_requests_then_is_consumed() {
     assert_eq!(node.put("/pipes/a/config", pipe("a", "crm")).await.0, 200);
 
     node.inject(Fault::slow(1, 300));
-    let started = Instant::now();
-    assert_eq!(node.get("/pipes").await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(300));
-    let started = Instant::now();
-    node.get("/pipes").await;
-    assert!(started.elapsed() < Duration::from_millis(300));
+    let (slow, _) = slow_once(300, || node.get("/pipes")).await;
+    assert_eq!(slow.0, 200);
 
     node.inject(Fault::server_error(3));
     assert_eq!(node.view().faults.len(), 1);
@@ -558,16 +547,10 @@ async fn the_request_log_classifies_auth_but_never_holds_the_jwt() {
 async fn the_control_api_seeds_inspects_injects_and_resets() {
     let sim = Simulator::start(0);
     let http = Client::new();
-    let control = |path: &str| format!("{}/_sim{path}", sim.origin());
+    let control = Control::new(format!("{}/_sim", sim.origin()));
     let seed = json!({"name": "acme", "jwts": ["j"], "entities": [system("crm"), pipe("p", "ghost")], "env": {"a": 1}, "secrets": {"s": "v"}});
-    let added = http
-        .post(control("/nodes"))
-        .json(&seed)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 200);
-    let (_, view) = read(http.get(control("/nodes/acme")).send().await.unwrap()).await;
+    assert_eq!(control.post("/nodes", &seed).await.0, 200);
+    let (_, view) = control.get("/nodes/acme").await;
     assert_eq!(view["entities"][0]["_id"], "crm");
     assert_eq!(
         view["entities"][1]["is-valid-config"], false,
@@ -576,24 +559,10 @@ async fn the_control_api_seeds_inspects_injects_and_resets() {
     assert_eq!(view["secret_names"], json!(["s"]));
     assert_eq!(view["env"], json!({"a": 1}));
     let bad = json!({"name": "bad", "entities": [{"type": "pipe"}]});
-    assert_eq!(
-        http.post(control("/nodes"))
-            .json(&bad)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(control.post("/nodes", &bad).await.0, 400);
 
     let fault = json!({"fault": "throttle", "retry_after_seconds": 3, "count": 1, "method": "get", "path_prefix": "/env"});
-    let armed = http
-        .post(control("/nodes/acme/faults"))
-        .json(&fault)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(armed.status(), 200);
+    assert_eq!(control.post("/nodes/acme/faults", &fault).await.0, 200);
     assert_eq!(
         sim.node("acme").unwrap().faults,
         [Fault::throttle(1, 3).on_method("get").on_path("/env")]
@@ -603,41 +572,23 @@ async fn the_control_api_seeds_inspects_injects_and_resets() {
         .bearer_auth("j")
         .send();
     assert_eq!(throttled.await.unwrap().headers()["retry-after"], "3");
-    let (_, log) = read(http.get(control("/requests")).send().await.unwrap()).await;
+    let (_, log) = control.get("/requests").await;
     assert_eq!(
         log,
         json!([{"node": "acme", "method": "GET", "path": "/acme/api/env", "query": null, "status": 429, "auth": "valid"}])
     );
 
-    http.post(control("/reset")).send().await.unwrap();
+    assert_eq!(control.post("/reset", &json!({})).await.0, 200);
     assert!(sim.node("acme").is_none());
     assert!(sim.requests().is_empty());
 }
 
 #[tokio::test]
 async fn the_binary_serves_its_seed_until_stdin_closes() {
-    let seed_path = std::env::temp_dir().join(format!("{}.json", unique("sesam-seed")));
     let seed = json!({"nodes": [{"name": "acme", "jwts": ["j"], "developer_mode": true}]});
-    std::fs::write(&seed_path, seed.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sesam-sim"))
-        .args(["--port", "0", "--exit-on-stdin-eof", "--seed"])
-        .arg(&seed_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let origin = line
-        .trim()
-        .strip_prefix("sesam-sim listening on ")
-        .unwrap()
-        .to_string();
-    assert!(origin.starts_with("http://127.0.0.1:"), "{line}");
+    let binary = SeededBinary::start(env!("CARGO_BIN_EXE_sesam-sim"), "sesam-sim", &seed);
     let response = Client::new()
-        .get(format!("{origin}/acme/api"))
+        .get(format!("{}/acme/api", binary.origin()))
         .bearer_auth("j")
         .send();
     let (status, body) = read(response.await.unwrap()).await;
@@ -645,8 +596,5 @@ async fn the_binary_serves_its_seed_until_stdin_closes() {
         (status, body),
         (200, json!({"status": {"developer_mode": true}}))
     );
-    drop(child.stdin.take());
-    let status = child.wait().unwrap();
-    assert!(status.success());
-    std::fs::remove_file(seed_path).unwrap();
+    binary.stop();
 }

@@ -1,15 +1,15 @@
 //! spark_sim: the Spark ImpEx simulator answers as the contract describes — jobs that progress per
 //! status read, real packages, all-or-nothing imports, every kind of auth, and faults that fire once.
 
-use std::io::{BufRead, BufReader, Cursor, Read};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{Cursor, Read};
+use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use ferry_tests::sim_kit::client::{Control, SeededBinary, read, slow_once};
 use ferry_tests::spark_sim::{Fault, Simulator, TenantSeed, shared};
 use ferry_tests::unique;
 
@@ -104,12 +104,6 @@ impl Api {
             .map(|s| s.labels())
             .unwrap_or_default()
     }
-}
-
-async fn read(response: Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Downloads the package of a completed export envelope.
@@ -591,12 +585,8 @@ async fn counted_faults_fire_once_then_clear() {
         count: 1,
         millis: 300,
     });
-    let started = Instant::now();
-    assert_eq!(api.get(path).await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(300));
-    let started = Instant::now();
-    api.get(path).await;
-    assert!(started.elapsed() < Duration::from_millis(300));
+    let (slow, _) = slow_once(300, || api.get(path)).await;
+    assert_eq!(slow.0, 200);
 
     api.inject(Fault::ServerErrorNext { count: 5 });
     api.inject(Fault::Clear);
@@ -724,63 +714,35 @@ async fn the_helper_endpoints_report_versions_and_existence() {
 async fn the_control_api_seeds_inspects_injects_and_resets() {
     let sim = Simulator::start(0);
     let http = Client::new();
-    let control = |path: &str| format!("{}/_sim{path}", sim.origin());
+    let control = Control::new(format!("{}/_sim", sim.origin()));
     let seed = json!({"name": "acme", "services": [{"folder": "pricing", "service": "quote", "versions": ["1.0.0"]}], "bearer_tokens": ["t"]});
-    let added = http
-        .post(control("/tenants"))
-        .json(&seed)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 200);
-    let (_, view) = read(http.get(control("/tenants/acme")).send().await.unwrap()).await;
+    assert_eq!(control.post("/tenants", &seed).await.0, 200);
+    let (_, view) = control.get("/tenants/acme").await;
     assert_eq!(view["folders"], json!(["pricing"]));
     assert_eq!(view["services"][0]["versions"][0]["version"], "1.0.0");
 
     let fault = json!({"fault": "server_error_next"});
-    http.post(control("/tenants/acme/faults"))
-        .json(&fault)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(control.post("/tenants/acme/faults", &fault).await.0, 200);
     let url = format!("{}/acme/api/v4/export/status", sim.origin());
     let failed = http.get(&url).bearer_auth("t").send().await.unwrap();
     assert_eq!(failed.status(), 500);
-    let (_, log) = read(http.get(control("/requests")).send().await.unwrap()).await;
+    let (_, log) = control.get("/requests").await;
     assert_eq!(
         log,
         json!([{"method": "GET", "path": "/acme/api/v4/export/status", "tenant": "acme", "auth": "bearer", "status": 500}])
     );
 
-    http.post(control("/reset")).send().await.unwrap();
+    assert_eq!(control.post("/reset", &json!({})).await.0, 200);
     assert!(sim.tenant("acme").is_none());
     assert!(sim.requests().is_empty());
 }
 
 #[tokio::test]
 async fn the_binary_serves_its_seed_until_stdin_closes() {
-    let seed_path = std::env::temp_dir().join(format!("{}.json", unique("spark-seed")));
     let seed =
         json!({"tenants": [{"name": "acme", "folders": ["pricing"], "bearer_tokens": ["t"]}]});
-    std::fs::write(&seed_path, seed.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spark-sim"))
-        .args(["--port", "0", "--exit-on-stdin-eof", "--seed"])
-        .arg(&seed_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let origin = line
-        .trim()
-        .strip_prefix("spark-sim listening on ")
-        .unwrap()
-        .to_string();
-    assert!(origin.starts_with("http://127.0.0.1:"), "{line}");
-    let url = format!("{origin}/api/v1/product/isproductexists/pricing");
+    let binary = SeededBinary::start(env!("CARGO_BIN_EXE_spark-sim"), "spark-sim", &seed);
+    let url = format!("{}/api/v1/product/isproductexists/pricing", binary.origin());
     let response = Client::new()
         .post(url)
         .bearer_auth("t")
@@ -789,8 +751,5 @@ async fn the_binary_serves_its_seed_until_stdin_closes() {
         .await
         .unwrap();
     assert_eq!(read(response).await.1["data"], true);
-    drop(child.stdin.take());
-    let status = child.wait().unwrap();
-    assert!(status.success());
-    std::fs::remove_file(seed_path).unwrap();
+    binary.stop();
 }

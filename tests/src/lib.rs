@@ -3,11 +3,14 @@
 //! assuming roles, unique resource names, and fixture builders.
 #![allow(clippy::disallowed_methods)] // tests read their own settings from the environment
 
+pub mod director_sim;
 pub mod fixtures;
 pub mod git_server;
 pub mod moto;
+pub mod oc_sim;
 pub mod serve;
 pub mod sesam_sim;
+pub mod sim_kit;
 pub mod sim_reply;
 pub mod spark_sim;
 pub mod template;

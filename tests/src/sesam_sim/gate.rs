@@ -42,7 +42,7 @@ async fn admit(
 ) -> Result<(), Fail> {
     let delay = store.with(|s| {
         let n = s.nodes.get_mut(node).ok_or_else(|| unknown(node))?;
-        Ok::<_, Fail>(n.faults.take_delay(scope))
+        Ok::<_, Fail>(n.faults.take_delay(&scope))
     })?;
     if let Some(millis) = delay {
         tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -53,7 +53,7 @@ async fn admit(
 /// Fires the first matching refusing fault, then checks the JWT.
 fn check(s: &mut World, node: &str, scope: Scope, headers: &HeaderMap) -> Result<(), Fail> {
     let n = s.nodes.get_mut(node).ok_or_else(|| unknown(node))?;
-    match n.faults.take_refusal(scope) {
+    match n.faults.take_refusal(&scope) {
         Some(Refusal::Unauthorized) => return Err(reply::unauthorized()),
         Some(Refusal::Throttle(seconds)) => return Err(reply::throttled(seconds)),
         Some(Refusal::ServerError) => return Err(reply::server_error()),

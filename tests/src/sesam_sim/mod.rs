@@ -72,7 +72,10 @@ use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 
-pub use model::{EntityKind, EntityView, Fault, FaultKind, NodeSeed, NodeView, RequestRecord};
+use crate::sim_kit::control::{self as kit, ControlStore};
+
+pub use crate::sim_kit::faults::FaultKind;
+pub use model::{EntityKind, EntityView, Fault, FaultScope, NodeSeed, NodeView, RequestRecord};
 pub use state::Store;
 
 /// The largest request body accepted (config uploads).
@@ -172,14 +175,14 @@ pub fn router(store: Store) -> Router {
         .route("/_sim/nodes/{name}", get(control::node))
         .route(
             "/_sim/nodes/{name}/faults",
-            post(control::inject).delete(control::clear_faults),
+            post(kit::inject::<Store>).delete(kit::clear_faults::<Store>),
         )
-        .route("/_sim/requests", get(control::requests))
-        .route("/_sim/reset", post(control::reset));
+        .route("/_sim/requests", get(kit::requests::<Store>))
+        .route("/_sim/reset", post(kit::reset::<Store>));
     node_api(&store)
         .route("/health", get(info::health))
         .merge(control)
-        .fallback(unknown_route)
+        .fallback(kit::unknown_route::<Store>)
         .layer(middleware::from_fn_with_state(store.clone(), log))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(store)
@@ -226,30 +229,19 @@ fn components(kind: EntityKind, plural: &str) -> Router<Store> {
         .layer(Extension(kind))
 }
 
-async fn unknown_route(request: Request) -> reply::Fail {
-    reply::not_found(format!(
-        "no route for {} {}",
-        request.method(),
-        request.uri().path()
-    ))
-}
-
 /// Logs every request outside `/_sim`, classifying its credentials but never keeping them.
 async fn log(State(store): State<Store>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    if path == "/_sim" || path.starts_with("/_sim/") {
+    let Some(call) = kit::api_call(&request, "/_sim") else {
         return next.run(request).await;
-    }
-    let method = request.method().to_string();
-    let query = request.uri().query().map(str::to_string);
-    let auth = store.with(|s| gate::presented(s, &path, request.headers()));
-    let node = gate::addressed(&path).map(str::to_string);
+    };
+    let auth = store.with(|s| gate::presented(s, &call.path, request.headers()));
+    let node = gate::addressed(&call.path).map(str::to_string);
     let response = next.run(request).await;
     let record = RequestRecord {
         node,
-        method,
-        path,
-        query,
+        method: call.method,
+        path: call.path,
+        query: call.query,
         status: response.status().as_u16(),
         auth: auth.to_string(),
     };

@@ -1,4 +1,4 @@
-//! The simulator's public data shapes: node seeds, node snapshots, faults and the request log.
+//! The simulator's public data shapes: node seeds, node snapshots, fault scopes and the request log.
 //! Each one is also a JSON body of the control API (`/_sim/...`).
 
 use std::collections::BTreeMap;
@@ -151,16 +151,13 @@ pub struct EntityView {
     pub config_errors: Vec<String>,
 }
 
-/// A fault armed on a node: `kind` fires on the next `count` API requests that match the optional
-/// method and path prefix, then the fault is gone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fault {
-    /// What happens.
-    #[serde(flatten)]
-    pub kind: FaultKind,
-    /// How many matching requests it affects.
-    #[serde(default = "one")]
-    pub count: u32,
+/// A fault armed on a node: fires on the next `count` API requests that match the optional
+/// method and path prefix of its [`FaultScope`], then is gone.
+pub type Fault = crate::sim_kit::faults::Fault<FaultScope>;
+
+/// Which requests of a node a fault fires on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultScope {
     /// Only requests with this HTTP method (case-insensitive), when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -169,86 +166,18 @@ pub struct Fault {
     pub path_prefix: Option<String>,
 }
 
-/// What an armed fault does to a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "fault", rename_all = "snake_case")]
-pub enum FaultKind {
-    /// 401, whatever the credentials.
-    Unauthorized,
-    /// 429 with `Retry-After: retry_after_seconds`.
-    Throttle {
-        /// The `Retry-After` value.
-        #[serde(default = "one_second")]
-        retry_after_seconds: u64,
-    },
-    /// 500.
-    ServerError,
-    /// The reply comes `millis` late (and is otherwise normal).
-    Slow {
-        /// The delay.
-        #[serde(default = "one_second_ms")]
-        millis: u64,
-    },
-}
-
 impl Fault {
-    fn new(kind: FaultKind, count: u32) -> Self {
-        Fault {
-            kind,
-            count,
-            method: None,
-            path_prefix: None,
-        }
-    }
-
-    /// The next `count` requests get 401.
-    pub fn unauthorized(count: u32) -> Self {
-        Fault::new(FaultKind::Unauthorized, count)
-    }
-
-    /// The next `count` requests get 429 with `Retry-After: retry_after_seconds`.
-    pub fn throttle(count: u32, retry_after_seconds: u64) -> Self {
-        Fault::new(
-            FaultKind::Throttle {
-                retry_after_seconds,
-            },
-            count,
-        )
-    }
-
-    /// The next `count` requests get 500.
-    pub fn server_error(count: u32) -> Self {
-        Fault::new(FaultKind::ServerError, count)
-    }
-
-    /// The next `count` replies come `millis` late.
-    pub fn slow(count: u32, millis: u64) -> Self {
-        Fault::new(FaultKind::Slow { millis }, count)
-    }
-
     /// Limits the fault to requests with `method`.
     pub fn on_method(mut self, method: &str) -> Self {
-        self.method = Some(method.to_string());
+        self.scope.method = Some(method.to_string());
         self
     }
 
     /// Limits the fault to paths below `/{node}/api` starting with `prefix`.
     pub fn on_path(mut self, prefix: &str) -> Self {
-        self.path_prefix = Some(prefix.to_string());
+        self.scope.path_prefix = Some(prefix.to_string());
         self
     }
-}
-
-fn one() -> u32 {
-    1
-}
-
-fn one_second() -> u64 {
-    1
-}
-
-fn one_second_ms() -> u64 {
-    1000
 }
 
 /// One request the simulator answered (control requests under `/_sim` are not logged). Tokens are

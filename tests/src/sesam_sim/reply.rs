@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::render::pretty;
 
-pub(crate) use crate::sim_reply::{Fail, Reply, ok};
+pub(crate) use crate::sim_reply::{Fail, Reply, message, ok};
+use crate::sim_reply::{json_error, retry_after};
 
 /// 201 with a JSON body.
 pub(crate) fn created(body: Value) -> Response {
@@ -23,12 +24,6 @@ pub(crate) fn pretty_json(body: &Value) -> Response {
 /// 200 with a zip.
 pub(crate) fn zip(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/zip")], bytes).into_response()
-}
-
-/// `status` with `{"message": message}`.
-pub(crate) fn message(status: StatusCode, message: impl Into<String>) -> Fail {
-    let body = json!({"message": message.into()});
-    (status, axum::Json(body)).into_response().into()
 }
 
 /// 400 naming what is wrong.
@@ -48,10 +43,10 @@ pub(crate) fn conflict(text: impl Into<String>) -> Fail {
 
 /// 400 with `{"validation_errors": reports}`.
 pub(crate) fn invalid(reports: Vec<Value>) -> Fail {
-    let body = json!({"validation_errors": reports});
-    (StatusCode::BAD_REQUEST, axum::Json(body))
-        .into_response()
-        .into()
+    json_error(
+        StatusCode::BAD_REQUEST,
+        json!({"validation_errors": reports}),
+    )
 }
 
 /// 401 with `www-authenticate: Bearer`.
@@ -68,10 +63,7 @@ pub(crate) fn unauthorized() -> Fail {
 /// 429 with `Retry-After: seconds`.
 pub(crate) fn throttled(seconds: u64) -> Fail {
     let text = format!("too many requests; retry after {seconds} s");
-    let mut fail = message(StatusCode::TOO_MANY_REQUESTS, text);
-    let value = HeaderValue::from(seconds);
-    fail.headers_mut().insert(header::RETRY_AFTER, value);
-    fail
+    retry_after(message(StatusCode::TOO_MANY_REQUESTS, text), seconds)
 }
 
 /// 500 (an injected fault).

@@ -2,19 +2,23 @@
 //! developer-mode flag and armed faults, plus the request log, behind one lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
 use super::catalog::Catalog;
 use super::faults::Armed;
-use super::model::{EntityView, Fault, NodeSeed, NodeView, RequestRecord};
+use axum::http::StatusCode;
+
+use super::model::{EntityView, Fault, FaultScope, NodeSeed, NodeView, RequestRecord};
+use super::reply::{self, Fail};
 use super::rules;
+use crate::sim_kit::control::ControlStore;
+use crate::sim_kit::locked::Locked;
 
 /// The shared state of one simulator; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Store {
-    inner: Arc<Mutex<State>>,
+    inner: Locked<State>,
 }
 
 impl Store {
@@ -25,8 +29,7 @@ impl Store {
 
     /// Runs `f` with the state locked.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        self.inner.with(f)
     }
 
     /// Creates (or replaces) a node; refuses a seed with a bad name or an entity failing the
@@ -41,25 +44,34 @@ impl Store {
     pub fn node(&self, name: &str) -> Option<NodeView> {
         self.with(|s| s.nodes.get(name).map(Node::view))
     }
+}
+
+impl ControlStore for Store {
+    const KEY: &'static str = "node";
+    type Fault = Fault;
+    type Record = RequestRecord;
 
     /// Arms a fault on a node; false when the node does not exist.
-    pub fn inject(&self, node: &str, fault: Fault) -> bool {
+    fn inject(&self, node: &str, fault: Fault) -> bool {
         self.with(|s| s.nodes.get_mut(node).map(|n| n.faults.arm(fault)).is_some())
     }
 
     /// Disarms every fault of a node; false when the node does not exist.
-    pub fn clear_faults(&self, node: &str) -> bool {
+    fn clear_faults(&self, node: &str) -> bool {
         self.with(|s| s.nodes.get_mut(node).map(|n| n.faults.clear()).is_some())
     }
 
-    /// The request log, oldest first.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    fn requests(&self) -> Vec<RequestRecord> {
         self.with(|s| s.requests.clone())
     }
 
     /// Drops every node and logged request.
-    pub fn reset(&self) {
-        self.with(|s| *s = State::default());
+    fn reset(&self) {
+        self.inner.reset();
+    }
+
+    fn error(status: StatusCode, text: String) -> Fail {
+        reply::message(status, text)
     }
 }
 
@@ -78,7 +90,7 @@ pub(crate) struct Node {
     pub env: Map<String, Value>,
     pub secrets: BTreeMap<String, String>,
     pub developer_mode: bool,
-    pub faults: Armed,
+    pub faults: Armed<FaultScope>,
 }
 
 impl Node {

@@ -35,6 +35,8 @@ pub use state::Store;
 
 use auth::{Slot, Tag};
 
+use crate::sim_kit::control::{self as kit, ControlStore};
+
 /// The largest request body accepted (import uploads).
 const BODY_LIMIT: usize = 256 << 20;
 
@@ -152,9 +154,9 @@ pub fn router(store: Store) -> Router {
     let control = Router::new()
         .route("/_sim/tenants", post(control::add_tenant))
         .route("/_sim/tenants/{name}", get(control::tenant))
-        .route("/_sim/tenants/{name}/faults", post(control::inject))
-        .route("/_sim/requests", get(control::requests))
-        .route("/_sim/reset", post(control::reset));
+        .route("/_sim/tenants/{name}/faults", post(kit::inject::<Store>))
+        .route("/_sim/requests", get(kit::requests::<Store>))
+        .route("/_sim/reset", post(kit::reset::<Store>));
     api.merge(control)
         .layer(middleware::from_fn_with_state(store.clone(), log))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

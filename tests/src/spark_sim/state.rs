@@ -2,38 +2,40 @@
 //! tokens, jobs, faults and packages, plus the request log, behind one lock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::import::ImportPlan;
 use super::model::{
     ClientSeed, Fault, JobView, RequestRecord, ServiceView, TenantSeed, TenantView, VersionView,
 };
+use super::reply::{self, Fail};
+use crate::sim_kit::control::ControlStore;
+use crate::sim_kit::locked::Locked;
 
 /// The shared state of one simulator; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Mutex<State>>,
+    inner: Locked<State>,
 }
 
 impl Store {
     /// An empty world whose download URLs start with `origin` (`http://127.0.0.1:PORT`).
     pub fn new(origin: &str) -> Self {
         Store {
-            inner: Arc::new(Mutex::new(State {
+            inner: Locked::new(State {
                 origin: origin.to_string(),
                 tenants: HashMap::new(),
                 requests: Vec::new(),
-            })),
+            }),
         }
     }
 
     /// Runs `f` with the state locked.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        self.inner.with(f)
     }
 
     /// Creates (or replaces) a tenant.
@@ -46,29 +48,43 @@ impl Store {
     pub fn tenant(&self, name: &str) -> Option<TenantView> {
         self.with(|s| s.tenants.get(name).map(Tenant::view))
     }
+}
+
+impl ControlStore for Store {
+    const KEY: &'static str = "tenant";
+    type Fault = Fault;
+    type Record = RequestRecord;
 
     /// Injects a fault; false when the tenant does not exist.
-    pub fn inject(&self, tenant: &str, fault: Fault) -> bool {
-        self.with(|s| match s.tenants.get_mut(tenant) {
-            Some(t) => {
-                t.faults.apply(fault);
-                true
-            }
-            None => false,
+    fn inject(&self, tenant: &str, fault: Fault) -> bool {
+        self.with(|s| {
+            s.tenants
+                .get_mut(tenant)
+                .map(|t| t.faults.apply(fault))
+                .is_some()
         })
     }
 
-    /// The request log.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    /// Clears every fault of a tenant; false when it does not exist.
+    fn clear_faults(&self, tenant: &str) -> bool {
+        self.inject(tenant, Fault::Clear)
+    }
+
+    fn requests(&self) -> Vec<RequestRecord> {
         self.with(|s| s.requests.clone())
     }
 
-    /// Drops every tenant, job and logged request.
-    pub fn reset(&self) {
+    /// Drops every tenant, job and logged request; the origin stays.
+    fn reset(&self) {
         self.with(|s| {
             s.tenants.clear();
             s.requests.clear();
         });
+    }
+
+    fn error(status: StatusCode, text: String) -> Fail {
+        let code = status.canonical_reason().unwrap_or_default();
+        reply::error(status, &code.to_uppercase().replace(' ', "_"), text)
     }
 }
 
