@@ -41,6 +41,7 @@ bench: setup
 	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/copy_table
 	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/sync_bucket
 	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/sesam
+	target/measure/compass
 
 ## State machines: the local runner (infra/local/sfn, Node 22 from the npm package `node`), its flow tests, the demo
 .PHONY: flow run-local demo

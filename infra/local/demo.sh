@@ -9,7 +9,10 @@
 # committed with the `git` command line to a repository that git-server serves with a token) to the
 # node `prod` of the Sesam node simulator (sesam-sim; the node and both secrets from
 # infra/local/sesam-demo.json, input infra/examples/promote-sesam-local.json): first as a dry run
-# (the plan with its field diffs, and the drift event), then applied. Prints every state as it
+# (the plan with its field diffs, and the drift event), then applied. Then it reconciles the SAP
+# Open Connectors instances tagged kyma (oc-sim) into applications of a Compass tenant (director-sim;
+# both worlds and their secrets from infra/local/compass-demo.json, input
+# infra/examples/promote-compass-local.json): a plan, then the reconcile. Prints every state as it
 # starts and ends, and after each run a summary read back from where it wrote.
 #
 #   infra/local/demo.sh            (make demo)
@@ -21,10 +24,30 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
 
+# promote_step TITLE INPUT RESULT SUMMARY_TITLE SUMMARY_COMMAND...: runs the promote state machine on
+# INPUT (its result written to RESULT), then, when the run came to an end, SUMMARY_COMMAND with
+# --input INPUT --result RESULT; returns the run's exit code.
+promote_step() {
+  local title=$1 request=$2 result=$3 summary_title=$4 code=0
+  shift 4
+  echo
+  echo "== $title"
+  FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$result" "$FERRY_ROOT/infra/local/run_local.sh" promote "$request" || code=$?
+  echo
+  echo "== $summary_title"
+  if [ -f "$result" ]; then
+    "$@" --input "$request" --result "$result"
+  else
+    echo "the run did not come to an end (see above)"
+  fi
+  return "$code"
+}
+
 input="$FERRY_ROOT/infra/examples/refresh-local.json"
 out="$FERRY_ROOT/.local/demo"
 mkdir -p "$out"
-rm -f "$out/result.json" "$out/promote-result.json" "$out/sesam-plan-result.json" "$out/sesam-result.json"
+rm -f "$out/result.json" "$out/promote-result.json" "$out/sesam-plan-result.json" "$out/sesam-result.json" \
+  "$out/compass-plan-result.json" "$out/compass-result.json"
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   ensure_aws_endpoint > "$out/endpoint.log" 2>&1
@@ -121,36 +144,57 @@ sed -e "s#\${GIT_URL}#$GIT_URL#g" -e "s#\${SESAM_URL}#$SESAM_URL#g" \
 "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --input "$sesam_plan" --sesam "$SESAM_URL" \
   --snapshot "$out/sesam-before.json"
 
-echo
-echo "== Sesam plan (dry_run: true)"
+sesam_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL"
+  --sesam "$SESAM_URL" --before "$out/sesam-before.json" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
 sesam_plan_status=0
-FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/sesam-plan-result.json" \
-  "$FERRY_ROOT/infra/local/run_local.sh" promote "$sesam_plan" || sesam_plan_status=$?
-echo
-echo "== the plan, read back from the artifact bucket, the events and the node"
-if [ -f "$out/sesam-plan-result.json" ]; then
-  "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --input "$sesam_plan" \
-    --result "$out/sesam-plan-result.json" --sesam "$SESAM_URL" --before "$out/sesam-before.json" \
-    --artifact-bucket "$FERRY_ARTIFACT_BUCKET"
-else
-  echo "the plan did not run to an end (see above)"
-fi
-
-echo
-echo "== Sesam apply (dry_run: false)"
+promote_step "Sesam plan (dry_run: true)" "$sesam_plan" "$out/sesam-plan-result.json" \
+  "the plan, read back from the artifact bucket, the events and the node" "${sesam_summary[@]}" || sesam_plan_status=$?
 sesam_status=0
-FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/sesam-result.json" \
-  "$FERRY_ROOT/infra/local/run_local.sh" promote "$sesam_apply" || sesam_status=$?
+promote_step "Sesam apply (dry_run: false)" "$sesam_apply" "$out/sesam-result.json" \
+  "summary, read back from the node, the artifact bucket and the events" "${sesam_summary[@]}" || sesam_status=$?
 echo
-echo "== summary, read back from the node, the artifact bucket and the events"
-if [ -f "$out/sesam-result.json" ]; then
-  "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --input "$sesam_apply" \
-    --result "$out/sesam-result.json" --sesam "$SESAM_URL" --before "$out/sesam-before.json" \
-    --artifact-bucket "$FERRY_ARTIFACT_BUCKET"
-else
-  echo "the promotion did not run to an end (see above)"
-fi
-for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status"; do
+echo "== promote: Open Connectors instances tagged kyma -> Compass tenant, input infra/examples/promote-compass-local.json"
+compass_world="$FERRY_ROOT/infra/local/compass-demo.json"
+cargo build --quiet --locked -p ferry-tests --bin oc-sim --bin director-sim
+oc_port=$(free_port)
+OC_URL="http://127.0.0.1:$oc_port/elements/api-v2"
+director_port=$(free_port)
+DIRECTOR_URL="http://127.0.0.1:$director_port"
+"$FERRY_PY" -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["oc"], open(sys.argv[2], "w"))' \
+  "$compass_world" "$out/oc-seed.json"
+"$FERRY_PY" -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["director"], open(sys.argv[2], "w"))' \
+  "$compass_world" "$out/director-seed.template.json"
+sed -e "s#\${OC_CONTEXT}#127.0.0.1:$oc_port#g" -e "s#\${OC_URL}#$OC_URL#g" \
+  "$out/director-seed.template.json" > "$out/director-seed.json"
+start_bg "$bin/oc-sim" --port "$oc_port" --seed "$out/oc-seed.json" > "$out/oc-sim.log" 2>&1
+wait_port "$oc_port"
+start_bg "$bin/director-sim" --port "$director_port" --seed "$out/director-seed.json" > "$out/director-sim.log" 2>&1
+wait_port "$director_port"
+"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
+  --compass "$compass_world" > "$out/compass-seed.log"
+echo "started oc-sim at $OC_URL (organization acme: instances 101-103 tagged kyma, 104 not) and director-sim at"
+echo "$DIRECTOR_URL (tenant 3e64ebae-…: oc-102 outdated, oc-103 without its bundle, oc-99 of a gone instance,"
+echo "crm-legacy of another Open Connectors tenant, billing without the label); both secrets are in ferry's own"
+echo "account (logs: .local/demo/oc-sim.log, .local/demo/director-sim.log)"
+compass_plan="$out/promote-compass-plan.json"
+compass_apply="$out/promote-compass.json"
+sed -e "s#\${OC_URL}#$OC_URL#g" -e "s#\${DIRECTOR_URL}#$DIRECTOR_URL#g" \
+  "$FERRY_ROOT/infra/examples/promote-compass-local.json" > "$compass_plan"
+"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
+  "$compass_plan" "$compass_apply"
+"$FERRY_PY" "$FERRY_ROOT/infra/local/compass_summary.py" --input "$compass_plan" --director "$DIRECTOR_URL" \
+  --snapshot "$out/compass-before.json"
+
+compass_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/compass_summary.py" --endpoint "$AWS_ENDPOINT_URL"
+  --director "$DIRECTOR_URL" --before "$out/compass-before.json" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
+compass_plan_status=0
+promote_step "Compass reconcile plan (dry_run: true)" "$compass_plan" "$out/compass-plan-result.json" \
+  "the plan, read back from the artifact bucket and the Director" "${compass_summary[@]}" || compass_plan_status=$?
+compass_status=0
+promote_step "Compass reconcile (dry_run: false)" "$compass_apply" "$out/compass-result.json" \
+  "summary, read back from the Director, the artifact bucket and the events" "${compass_summary[@]}" \
+  || compass_status=$?
+for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status" "$compass_plan_status" "$compass_status"; do
   [ "$code" -ne 0 ] && exit "$code"
 done
 exit 0

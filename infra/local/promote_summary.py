@@ -101,7 +101,8 @@ def run_manifest_facts(s3, bucket, run_id):
             "text": text.decode() if text is not None else None}
 
 
-def facts(args):
+def read_run(args):
+    """The request (--input), the run's result (--result) and the snapshot before it (--before, or None)."""
     with open(args.input, encoding="utf-8") as file:
         request = json.load(file)
     with open(args.result, encoding="utf-8") as file:
@@ -110,6 +111,11 @@ def facts(args):
     if args.before:
         with open(args.before, encoding="utf-8") as file:
             before = json.load(file)
+    return request, result, before
+
+
+def facts(args):
+    request, result, before = read_run(args)
     run_id = result["runId"]
     s3 = s3_client(args.endpoint)
     sides = {}
@@ -204,24 +210,27 @@ def print_text(f):
         print(f"  no run manifest at {f['run_manifest']['uri']}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def summary_command(doc, simulator, snapshot, facts, print_text):
+    """The command line of a promote summary: --snapshot writes `snapshot(URL, request)` of the
+    simulator named by --SIMULATOR and exits; otherwise the run's facts, as text or --json."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--endpoint")
     parser.add_argument("--input", required=True)
     parser.add_argument("--result")
-    parser.add_argument("--spark", metavar="URL")
+    parser.add_argument(f"--{simulator}", metavar="URL")
     parser.add_argument("--before", metavar="SNAPSHOT.json")
     parser.add_argument("--snapshot", metavar="SNAPSHOT.json")
     parser.add_argument("--artifact-bucket", default="ferry-artifacts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.snapshot:
-        if not args.spark:
-            parser.error("--snapshot needs --spark URL")
+        url = getattr(args, simulator)
+        if not url:
+            parser.error(f"--snapshot needs --{simulator} URL")
         with open(args.input, encoding="utf-8") as file:
-            tenant = tenant_of(json.load(file).get("target", {}))
+            request = json.load(file)
         with open(args.snapshot, "w", encoding="utf-8") as file:
-            json.dump(sim_tenant(args.spark, tenant), file, indent=2)
+            json.dump(snapshot(url, request), file, indent=2)
         return
     if not args.endpoint or not args.result:
         parser.error("--endpoint and --result are required (unless --snapshot)")
@@ -233,4 +242,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    summary_command(__doc__, "spark", lambda url, request: sim_tenant(url, tenant_of(request.get("target", {}))),
+                    facts, print_text)

@@ -14,7 +14,7 @@ file's value).
 Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
            [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
            [--write-delay-ms N]
-           [--spark FILE [--spark-url URL]] [--sesam FILE [--sesam-url URL]]
+           [--spark FILE [--spark-url URL]] [--sesam FILE [--sesam-url URL]] [--compass FILE]
 
 Worlds (each one the demo world above plus what it names; --world none seeds nothing):
   demo          the world above (the default)
@@ -48,6 +48,10 @@ Options that apply to any world:
                       ferry's own account like --spark's; with --sesam-url, FILE's "nodes" (sesam-sim
                       node seeds) are created in the Sesam node simulator at URL (emptied first with
                       --reset)
+  --compass FILE      a local Compass world (infra/local/compass-demo.json is the demo's): FILE's
+                      "secrets" (Open Connectors {"user_secret", "organization_secret"}, a Compass
+                      client's {"client_id", "client_secret"}) are stored like --spark's; its "oc" and
+                      "director" parts are the simulators' own seed files (oc-sim, director-sim --seed)
 """
 
 import argparse
@@ -305,6 +309,15 @@ def sesam_world(endpoint, path, sesam_url, reset_first):
           + (f" and node(s) {', '.join(n['name'] for n in nodes)} at {sesam_url}" if sesam_url and nodes else ""))
 
 
+def compass_world(endpoint, path):
+    """Stores the Compass world's secrets (Open Connectors, Compass client) in ferry's own account."""
+    with open(path, encoding="utf-8") as file:
+        world = json.load(file)
+    arns = store_secrets(endpoint, world.get("secrets", {}))
+    print(f"seeded {len(arns)} secret(s) for Compass reconciles in 123456789012"
+          + (f" ({', '.join(arns)})" if arns else ""))
+
+
 def glue_progression(endpoint, reads):
     """Glue job runs advance one state every `reads` reads (0: they are finished when first read)."""
     transition = {"progression": "manual", "times": reads} if reads > 0 else {"progression": "immediate"}
@@ -349,6 +362,7 @@ def main():
     parser.add_argument("--spark-url", metavar="URL")
     parser.add_argument("--sesam", metavar="FILE")
     parser.add_argument("--sesam-url", metavar="URL")
+    parser.add_argument("--compass", metavar="FILE")
     args = parser.parse_args()
     if args.spark_url and not args.spark:
         parser.error("--spark-url needs --spark FILE")
@@ -377,6 +391,8 @@ def main():
         spark_world(args.endpoint, args.spark, args.spark_url, args.reset)
     if args.sesam:
         sesam_world(args.endpoint, args.sesam, args.sesam_url, args.reset)
+    if args.compass:
+        compass_world(args.endpoint, args.compass)
     if args.write_delay_ms is not None:
         write_delay(args.endpoint, args.write_delay_ms)
     if (args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket

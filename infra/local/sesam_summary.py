@@ -35,7 +35,7 @@ import urllib.request
 import boto3
 from botocore.exceptions import ClientError
 
-from promote_summary import REGION, as_json, describe_cause, read, run_manifest_facts, s3_client
+from promote_summary import REGION, as_json, describe_cause, read, read_run, run_manifest_facts, s3_client
 
 EVENTS = "ferry-events-local"
 OWN_ACCOUNT = "123456789012"
@@ -123,9 +123,9 @@ def set_facts(objects, text_of, bucket, prefix):
             "entities": len(checks), "checks": checks, "all_match": bool(checks) and all(c["matches"] for c in checks)}
 
 
-def bundle_facts(s3, bucket, run_id):
-    """Every object under bundles/sesam/<run>/: the bundle, before/ and plan.json."""
-    prefix = f"bundles/sesam/{run_id}/"
+def bundle_facts(s3, bucket, run_id, platform="sesam"):
+    """Every object under bundles/<platform>/<run>/: the bundle, before/ and plan.json."""
+    prefix = f"bundles/{platform}/{run_id}/"
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
@@ -149,14 +149,7 @@ def bundle_facts(s3, bucket, run_id):
 
 
 def facts(args):
-    with open(args.input, encoding="utf-8") as file:
-        request = json.load(file)
-    with open(args.result, encoding="utf-8") as file:
-        result = json.load(file)
-    before = None
-    if args.before:
-        with open(args.before, encoding="utf-8") as file:
-            before = json.load(file)
+    request, result, before = read_run(args)
     run_id = result["runId"]
     s3 = s3_client(args.endpoint)
     node, url = node_of(request)

@@ -145,12 +145,15 @@ pub enum TaskError {
     /// Its `error_type` is the failed call's, so a transient failure is retried (the re-run plans
     /// again and converges).
     #[error(
-        "applying {failed} failed: {source}; applied before it ({}): {}; not applied ({}): {}",
-        .applied.len(), list_or_none(.applied), .not_applied.len(), list_or_none(.not_applied)
+        "applying {failed} failed: {source}{}; applied before it ({}): {}; not applied ({}): {}",
+        also_failed(.others), .applied.len(), list_or_none(.applied), .not_applied.len(),
+        list_or_none(.not_applied)
     )]
     ApplyFailed {
         /// The change that failed (`kind/id`).
         failed: String,
+        /// Other changes of the same step that failed too, each with why (`kind/id: error`).
+        others: Vec<String>,
         /// Changes applied before it, in order.
         applied: Vec<String>,
         /// Changes not applied (the failed one first).
@@ -168,6 +171,15 @@ pub enum TaskError {
         run_id: String,
         /// Why the run stopped: its error type and cause.
         reason: String,
+    },
+
+    /// Several independent calls failed: every one is named, the first decides the error type.
+    #[error("{first}{}", also_failed(.others))]
+    Several {
+        /// The first failure.
+        first: Box<TaskError>,
+        /// Every other failure, each with what it was about.
+        others: Vec<String>,
     },
 
     /// After a promotion, the target lacks what the plan promised (every gap listed).
@@ -208,6 +220,13 @@ fn list_or_none(items: &[String]) -> String {
         text.push_str(&format!(" and {} more", items.len() - SHOWN));
     }
     text
+}
+
+fn also_failed(others: &[String]) -> String {
+    if others.is_empty() {
+        return String::new();
+    }
+    format!("; {} more failed too: {}", others.len(), others.join("; "))
 }
 
 fn join_problems(problems: &[FieldProblem]) -> String {
@@ -254,6 +273,7 @@ impl TaskError {
             TaskError::Refused(_) => "Refused",
             TaskError::Stopped { .. } => "Stopped",
             TaskError::ApplyFailed { source, .. } => source.error_type(),
+            TaskError::Several { first, .. } => first.error_type(),
             TaskError::Aws { failure, .. } => failure.error_type(),
             TaskError::Api {
                 failure,
@@ -325,8 +345,25 @@ impl TaskError {
                 ..
             } => *retry_after_seconds,
             TaskError::ApplyFailed { source, .. } => source.retry_after_seconds(),
+            TaskError::Several { first, .. } => first.retry_after_seconds(),
             _ => None,
         }
+    }
+
+    /// One error for independent calls that failed (none: `Ok`), naming each with `what` failed.
+    pub fn several(failures: Vec<(String, TaskError)>) -> Result<(), TaskError> {
+        let mut failures = failures.into_iter();
+        let Some((_, first)) = failures.next() else {
+            return Ok(());
+        };
+        let others: Vec<String> = failures.map(|(what, e)| format!("{what}: {e}")).collect();
+        if others.is_empty() {
+            return Err(first);
+        }
+        Err(TaskError::Several {
+            first: Box::new(first),
+            others,
+        })
     }
 
     /// Whether this error means the addressed resource does not exist.
@@ -335,6 +372,10 @@ impl TaskError {
             self,
             TaskError::NotFound(_)
                 | TaskError::Aws {
+                    failure: Failure::NotFound,
+                    ..
+                }
+                | TaskError::Api {
                     failure: Failure::NotFound,
                     ..
                 }

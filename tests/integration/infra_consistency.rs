@@ -107,7 +107,9 @@ fn example_inputs_are_valid_promote_requests() {
             .unwrap()
             .replace("${SPARK_URL}", "http://127.0.0.1:8080")
             .replace("${SESAM_URL}", "http://127.0.0.1:8081")
-            .replace("${GIT_URL}", "http://127.0.0.1:8082");
+            .replace("${GIT_URL}", "http://127.0.0.1:8082")
+            .replace("${OC_URL}", "http://127.0.0.1:8083/elements/api-v2")
+            .replace("${DIRECTOR_URL}", "http://127.0.0.1:8084");
         let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
         let request =
             PromoteRequest::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -449,4 +451,37 @@ fn every_format_has_as_many_arguments_as_placeholders() {
         }
     }
     assert!(checked >= 4, "{checked} formats");
+}
+
+#[test]
+fn every_schedule_input_is_a_valid_request_for_its_state_machine() {
+    let template = load("template.yaml");
+    let resources = template["Resources"].as_object().unwrap();
+    let mut seen = Vec::new();
+    for (name, resource) in resources {
+        let Some(events) = resource["Properties"]["Events"].as_object() else {
+            continue;
+        };
+        for (event, spec) in events {
+            let input = spec["Properties"]["Input"].as_str().unwrap();
+            let raw: Value = serde_json::from_str(input)
+                .unwrap_or_else(|e| panic!("{name}.{event}: input is not JSON: {e}"));
+            let parsed = if name.contains("Promote") {
+                PromoteRequest::parse(&raw).map(drop)
+            } else {
+                RefreshRequest::parse(&raw).map(drop)
+            };
+            assert!(parsed.is_ok(), "{name}.{event}: {parsed:?}");
+            seen.push(event.clone());
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "CompassReconcile",
+            "HourlySesamDrift",
+            "MonthlyRefreshSchedule"
+        ]
+    );
 }

@@ -9,18 +9,19 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shared::TaskError;
 use shared::checksum::sha256_hex;
+use shared::connectors::spark::SparkConnector;
 use shared::connectors::spark::api::{
     ExportInputs, ExportRequest, ImportEntity, ImportInputs, JobReport, ServiceModify,
 };
 use shared::connectors::spark::client::{RetryPolicy, SOURCE_SYSTEM, SparkClient};
 use shared::connectors::spark::credentials::Credentials;
-use shared::connectors::spark::{SecretSource, SparkConnector};
 use shared::connectors::{Applied, Collected, Connector, Exported, ExportedFile};
 use shared::contract::{
     Bundle, BundleFile, BundleItem, ChangeAction, JobHandle, JobState, JobStatus, Platform,
     PromoteRequest, ServicesExisting, SparkTenant, Upgrade, VersionFilter,
 };
 
+use ferry_tests::secrets::MemorySecrets;
 use ferry_tests::spark_sim::{Fault, RequestRecord, Simulator, TenantSeed, shared};
 use ferry_tests::unique;
 
@@ -752,7 +753,7 @@ async fn a_secret_without_hosts_is_refused_for_a_host_outside_coherent_global() 
             "version_filter": "all", "timeout_seconds": 5},
     }))
     .unwrap();
-    let secrets = Secrets(HashMap::from([(
+    let secrets = MemorySecrets(HashMap::from([(
         arn("acme"),
         json!({"bearer_token": "tok"}).to_string(),
     )]));
@@ -776,18 +777,6 @@ async fn a_secret_without_hosts_is_refused_for_a_host_outside_coherent_global() 
 
 // ---- the connector ----
 
-/// Secrets by ARN, in memory.
-struct Secrets(HashMap<String, String>);
-
-impl SecretSource for Secrets {
-    async fn secret(&self, arn: &str, field: &str) -> Result<String, TaskError> {
-        self.0
-            .get(arn)
-            .cloned()
-            .ok_or_else(|| TaskError::invalid(field, format!("no secret {arn}")))
-    }
-}
-
 /// A source tenant (OAuth client) and a target tenant (bearer token) with their secrets.
 ///
 /// Source: `pricing/quote` 1.0.0 and `Rating Engines/rater` 1.0.0, 1.2.0.
@@ -795,7 +784,7 @@ impl SecretSource for Secrets {
 struct Tenants {
     source: String,
     target: String,
-    secrets: Secrets,
+    secrets: MemorySecrets,
 }
 
 fn tenants() -> Tenants {
@@ -813,7 +802,7 @@ fn tenants() -> Tenants {
             .service("Rating Engines", "rater", &["2.0.0"])
             .bearer("target-token"),
     );
-    let secrets = Secrets(HashMap::from([
+    let secrets = MemorySecrets(HashMap::from([
         (
             arn(&source),
             json!({"client_id": "ferry", "client_secret": "source-client-secret"}).to_string(),

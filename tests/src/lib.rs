@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod git_server;
 pub mod moto;
 pub mod oc_sim;
+pub mod secrets;
 pub mod serve;
 pub mod sesam_sim;
 pub mod sim_kit;

@@ -6,6 +6,7 @@
 //! target now holds what the plan promised. The steps (`export-service`, `import-service`,
 //! `check-status`) store bundles and drive the state machine; connectors only talk to the platform.
 
+pub mod compass;
 pub mod sesam;
 pub mod spark;
 
@@ -104,4 +105,30 @@ pub trait Connector {
         plan: &PromotePlan,
         applied: &Applied,
     ) -> impl Future<Output = Result<Verification, TaskError>> + Send;
+}
+
+/// Both results, or the error of the failed one (both problems at once when both are about input).
+pub(crate) fn both<A, B>(
+    a: Result<A, TaskError>,
+    b: Result<B, TaskError>,
+) -> Result<(A, B), TaskError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(x), Err(y)) => Err(merge(x, y)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// Both problems of two failed checks, as one error when both are about input.
+fn merge(a: TaskError, b: TaskError) -> TaskError {
+    match (a, b) {
+        (TaskError::InvalidInput(mut x), TaskError::InvalidInput(y)) => {
+            x.extend(y);
+            TaskError::InvalidInput(x)
+        }
+        (TaskError::InvalidInput(x), _) | (_, TaskError::InvalidInput(x)) => {
+            TaskError::InvalidInput(x.into_iter().collect::<Vec<crate::error::FieldProblem>>())
+        }
+        (a, _) => a,
+    }
 }

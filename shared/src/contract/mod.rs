@@ -4,6 +4,7 @@
 //! `refresh` and `promote` hold the validated requests and their parsers; `steps` and
 //! `promote_steps` the per-step inputs and outputs; `job` the job handles that `check-status` polls.
 
+pub mod compass;
 pub mod job;
 pub mod promote;
 pub mod promote_steps;
@@ -12,6 +13,7 @@ pub mod sesam;
 pub mod steps;
 mod validate;
 
+pub use compass::{CompassSelection, CompassTarget, Credentials, OpenConnectorsSource};
 pub use job::{JobHandle, JobState, JobStatus, MappingState};
 pub use promote::{
     Platform, PromoteRequest, PromoteSide, ServiceMapping, ServicesExisting, SparkSelection,

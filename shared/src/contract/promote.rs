@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::compass::{CompassSelection, CompassTarget, OpenConnectorsSource};
 use super::refresh::Polling;
 use super::sesam::{GitSource, SesamNode, SesamSelection};
 use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join};
@@ -23,6 +24,8 @@ pub enum Platform {
     Spark,
     /// Sesam node configuration (pipes, systems, metadata, env), declarative.
     Sesam,
+    /// SAP Open Connectors instances reconciled into Kyma Compass applications, declarative.
+    Compass,
 }
 
 impl Platform {
@@ -31,6 +34,7 @@ impl Platform {
         match self {
             Platform::Spark => "spark",
             Platform::Sesam => "sesam",
+            Platform::Compass => "compass",
         }
     }
 }
@@ -76,6 +80,12 @@ pub struct PromoteSide {
     /// A Sesam node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sesam: Option<SesamNode>,
+    /// SAP Open Connectors instances (sources only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_connectors: Option<OpenConnectorsSource>,
+    /// A Compass Director tenant (targets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compass: Option<CompassTarget>,
     /// A stored bundle, `s3://<artifact bucket>/bundles/<platform>/<run>/[before/]` (sources only:
     /// rollback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +93,19 @@ pub struct PromoteSide {
 }
 
 impl PromoteSide {
+    /// A side named `name` with no endpoint yet.
+    pub fn named(name: String) -> Self {
+        PromoteSide {
+            name,
+            spark: None,
+            git: None,
+            sesam: None,
+            open_connectors: None,
+            compass: None,
+            bundle: None,
+        }
+    }
+
     /// The Spark tenant; `side` ("source"/"target") names the field when it is missing.
     pub fn spark_tenant(&self, side: &str) -> Result<&SparkTenant, TaskError> {
         self.spark
@@ -192,6 +215,9 @@ pub struct PromoteRequest {
     /// What to promote on Sesam, and its guards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sesam: Option<SesamSelection>,
+    /// What to reconcile on Compass, and its guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compass: Option<CompassSelection>,
     /// Job polling.
     pub polling: Polling,
 }
@@ -213,11 +239,16 @@ impl PromoteRequest {
 
     /// The guards of a declarative promotion (the platform's selection names them).
     pub fn guards(&self) -> crate::declarative::Guards {
-        match (&self.platform, &self.sesam) {
-            (Platform::Sesam, Some(sesam)) => crate::declarative::Guards {
+        match (&self.platform, &self.sesam, &self.compass) {
+            (Platform::Sesam, Some(sesam), _) => crate::declarative::Guards {
                 protect: sesam.protect.clone(),
                 prune: sesam.prune,
                 max_delete: sesam.max_delete,
+            },
+            (Platform::Compass, _, Some(compass)) => crate::declarative::Guards {
+                protect: compass.protect.clone(),
+                prune: compass.prune,
+                max_delete: compass.max_delete,
             },
             _ => crate::declarative::Guards::default(),
         }
@@ -237,7 +268,7 @@ impl Validator {
             "",
             raw,
             &[
-                "dry_run", "platform", "source", "target", "spark", "sesam", "polling",
+                "dry_run", "platform", "source", "target", "spark", "sesam", "compass", "polling",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
@@ -250,6 +281,7 @@ impl Validator {
             );
         }
         let polling = self.polling(&root);
+        let mut compass = Some(None);
         let (source, target, spark, sesam) = match platform {
             Platform::Spark => {
                 let source = self.spark_side(&root, "source");
@@ -269,6 +301,12 @@ impl Validator {
                 }
                 (source, target, Some(None), sesam.map(Some))
             }
+            Platform::Compass => {
+                let source = self.compass_source(&root);
+                let target = self.compass_target(&root);
+                compass = self.compass_selection(&root, source.as_ref()).map(Some);
+                (source, target, Some(None), Some(None))
+            }
         };
         if let (Some(source), Some(target)) = (&source, &target)
             && source.name == target.name
@@ -282,6 +320,7 @@ impl Validator {
             target: target?,
             spark: spark?,
             sesam: sesam?,
+            compass: compass?,
             polling,
         })
     }
@@ -291,17 +330,18 @@ impl Validator {
         match name.as_str() {
             "spark" => Some(Platform::Spark),
             "sesam" => Some(Platform::Sesam),
-            "datafusion" | "compass" => {
+            "compass" => Some(Platform::Compass),
+            "datafusion" => {
                 self.problem(
                     "platform",
-                    format!("'{name}' is not supported yet (supported: spark, sesam)"),
+                    format!("'{name}' is not supported yet (supported: spark, sesam, compass)"),
                 );
                 None
             }
             _ => {
                 self.problem(
                     "platform",
-                    format!("'{name}' is not a platform (expected spark or sesam)"),
+                    format!("'{name}' is not a platform (expected spark, sesam or compass)"),
                 );
                 None
             }
@@ -314,13 +354,9 @@ impl Validator {
         let name = self.checked(&obj, "name", check_env_name);
         let spark_value = self.field(&obj, "spark", true)?;
         let spark = self.spark_tenant(&join(key, "spark"), spark_value);
-        Some(PromoteSide {
-            name: name?,
-            spark: Some(spark?),
-            git: None,
-            sesam: None,
-            bundle: None,
-        })
+        let mut side = PromoteSide::named(name?);
+        side.spark = Some(spark?);
+        Some(side)
     }
 
     fn spark_tenant(&mut self, path: &str, value: &Value) -> Option<SparkTenant> {
@@ -615,8 +651,9 @@ impl Validator {
 /// The selection keys of the platforms other than `platform`.
 fn other_platforms(platform: Platform) -> &'static [&'static str] {
     match platform {
-        Platform::Spark => &["sesam"],
-        Platform::Sesam => &["spark"],
+        Platform::Spark => &["sesam", "compass"],
+        Platform::Sesam => &["spark", "compass"],
+        Platform::Compass => &["spark", "sesam"],
     }
 }
 
@@ -690,6 +727,17 @@ pub(crate) fn check_url(url: &str) -> Option<String> {
     })
 }
 
+/// Every problem [`PromoteRequest::parse`] finds in `raw`, as text (tests only).
+#[cfg(test)]
+pub(crate) fn problems(raw: &Value) -> Vec<String> {
+    match PromoteRequest::parse(raw) {
+        Err(TaskError::InvalidInput(problems)) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -705,15 +753,6 @@ mod tests {
                 "auth_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/spark-prod"}},
             "spark": {"services": ["pricing/quote", {"source": "pricing/rater[1.2]", "target": "rating/rater", "upgrade": "major"}]},
         })
-    }
-
-    fn problems(raw: &Value) -> Vec<String> {
-        match PromoteRequest::parse(raw) {
-            Err(TaskError::InvalidInput(problems)) => {
-                problems.iter().map(ToString::to_string).collect()
-            }
-            other => panic!("expected InvalidInput, got {other:?}"),
-        }
     }
 
     #[test]
@@ -781,11 +820,11 @@ mod tests {
     #[test]
     fn names_unsupported_platforms_and_foreign_selections() {
         let mut raw = valid();
-        raw["platform"] = json!("compass");
+        raw["platform"] = json!("datafusion");
         assert!(
             problems(&raw)
                 .iter()
-                .any(|p| p.starts_with("platform: 'compass' is not supported yet"))
+                .any(|p| p.starts_with("platform: 'datafusion' is not supported yet"))
         );
         let mut raw = valid();
         raw["sesam"] = json!({"prune": true});

@@ -80,13 +80,7 @@ impl Validator {
             );
             return None;
         }
-        let mut side = PromoteSide {
-            name: name?,
-            spark: None,
-            git: None,
-            sesam: None,
-            bundle: None,
-        };
+        let mut side = PromoteSide::named(name?);
         match present[0] {
             "git" => side.git = Some(self.git_source(&obj)?),
             "sesam" => side.sesam = Some(self.sesam_node("source.sesam", &obj.map["sesam"])?),
@@ -101,13 +95,9 @@ impl Validator {
         let name = self.checked(&obj, "name", check_env_name);
         let node = self.field(&obj, "sesam", true)?;
         let node = self.sesam_node("target.sesam", node);
-        Some(PromoteSide {
-            name: name?,
-            spark: None,
-            git: None,
-            sesam: Some(node?),
-            bundle: None,
-        })
+        let mut side = PromoteSide::named(name?);
+        side.sesam = Some(node?);
+        Some(side)
     }
 
     fn git_source(&mut self, side: &Obj<'_>) -> Option<GitSource> {
@@ -163,7 +153,7 @@ impl Validator {
         })
     }
 
-    fn bundle_uri(&mut self, side: &Obj<'_>) -> Option<String> {
+    pub(crate) fn bundle_uri(&mut self, side: &Obj<'_>) -> Option<String> {
         let text = self.string(side, "bundle", true)?;
         match crate::declarative::store::parse_uri(&text, "source.bundle") {
             Ok(_) => Some(text),
@@ -279,8 +269,8 @@ fn check_entity_id(entry: &str) -> Option<String> {
 mod tests {
     use serde_json::json;
 
+    use crate::contract::promote::problems;
     use crate::contract::{Platform, PromoteRequest};
-    use crate::error::TaskError;
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ferry/sesam-prod";
 
@@ -294,15 +284,6 @@ mod tests {
             "sesam": {"protect": ["autodeployer"], "prune": true, "max_delete": 5,
                 "env_file": "profiles/prod-env.json"}
         })
-    }
-
-    fn problems(raw: &serde_json::Value) -> Vec<String> {
-        match PromoteRequest::parse(raw) {
-            Err(TaskError::InvalidInput(problems)) => {
-                problems.iter().map(ToString::to_string).collect()
-            }
-            other => panic!("expected InvalidInput, got {other:?}"),
-        }
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! Applying a plan: each change in order, one call each, stopping at the first failure with the
-//! list of what was applied and what was not, or when the invocation's time runs low (at least one
-//! change is applied per call, so a caller that calls again always gets further). Calls are
+//! Applying a plan in order, one call per change, or when the invocation's time runs low (at least
+//! one change is applied per call, so a caller that calls again always gets further). Calls are
 //! idempotent, so a re-run (which plans again from the same bundle) converges.
+//!
+//! Consecutive changes of one action and kind (a wave) do not depend on each other, so up to the
+//! connector's [`Declarative::concurrency`] of them run at once; waves run one after another, so
+//! the dependency order holds. When a change fails, the rest of its wave still runs (each failure
+//! is reported, not only the first) and no later wave starts.
+
+use futures::StreamExt;
 
 use super::Declarative;
 use super::entity::{Kinds, State};
-use super::plan::{Action, Plan};
+use super::plan::{Action, Change, Plan};
 use crate::error::TaskError;
 
 /// Applies `plan`'s changes in order until `out_of_time` says to stop; returns the keys of the
@@ -18,24 +24,232 @@ pub async fn apply(
     out_of_time: impl Fn() -> bool,
 ) -> Result<Vec<String>, TaskError> {
     let mut applied = Vec::with_capacity(plan.changes.len());
-    for (index, change) in plan.changes.iter().enumerate() {
-        if index > 0 && out_of_time() {
+    let width = connector.concurrency().max(1);
+    for wave in waves(&plan.changes) {
+        if !applied.is_empty() && out_of_time() {
             break;
         }
-        let entity = match change.action {
-            Action::Delete => None,
-            Action::Create | Action::Update => desired.get(kinds, &change.kind, &change.id),
-        };
-        if let Err(source) = connector.apply_change(change, entity).await {
-            return Err(TaskError::ApplyFailed {
-                failed: change.key(),
-                applied,
-                not_applied: plan.changes[index..].iter().map(|c| c.key()).collect(),
-                source: Box::new(source),
-            });
+        let started = applied.len();
+        let mut calls = Vec::with_capacity(wave.len());
+        for change in wave {
+            calls.push(one(
+                connector,
+                change,
+                desired.get(kinds, &change.kind, &change.id),
+            ));
         }
-        tracing::info!(change = %change.key(), action = ?change.action, "applied");
-        applied.push(change.key());
+        let results: Vec<(&Change, Result<(), TaskError>)> = futures::stream::iter(calls)
+            .buffer_unordered(width)
+            .collect()
+            .await;
+        let mut failures = Vec::new();
+        for (change, result) in results {
+            match result {
+                Ok(()) => {
+                    tracing::info!(change = %change.key(), action = ?change.action, "applied");
+                    applied.push(change.key());
+                }
+                Err(error) => failures.push((change.key(), error)),
+            }
+        }
+        let mut failures = failures.into_iter();
+        if let Some(first) = failures.next() {
+            return Err(failed(plan, applied, started, first, failures.collect()));
+        }
     }
     Ok(applied)
+}
+
+/// Applies one change (`entity`: the desired one, unused by a delete).
+async fn one<'a>(
+    connector: &impl Declarative,
+    change: &'a Change,
+    entity: Option<&crate::declarative::Entity>,
+) -> (&'a Change, Result<(), TaskError>) {
+    let entity = entity.filter(|_| change.action != Action::Delete);
+    (change, connector.apply_change(change, entity).await)
+}
+
+/// Runs of consecutive changes with the same action and kind.
+fn waves(changes: &[Change]) -> impl Iterator<Item = &[Change]> {
+    changes.chunk_by(|a, b| a.action == b.action && a.kind == b.kind)
+}
+
+/// The error of a wave with failures: the first failure, every other one, what was applied and
+/// what was not (the failed changes and every change after the wave's start not applied).
+fn failed(
+    plan: &Plan,
+    applied: Vec<String>,
+    started: usize,
+    (key, source): (String, TaskError),
+    others: Vec<(String, TaskError)>,
+) -> TaskError {
+    let done: std::collections::BTreeSet<&String> = applied[started..].iter().collect();
+    let not_applied = plan.changes[started..]
+        .iter()
+        .map(Change::key)
+        .filter(|key| !done.contains(key))
+        .collect();
+    TaskError::ApplyFailed {
+        failed: key,
+        others: others
+            .into_iter()
+            .map(|(k, e)| format!("{k}: {e}"))
+            .collect(),
+        applied,
+        not_applied,
+        source: Box::new(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::declarative::{Entity, SourceState};
+
+    /// A connector that records the order of calls and how many run at once; ids starting with
+    /// `bad` fail.
+    struct Recorder {
+        width: usize,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn new(width: usize) -> Self {
+            Recorder {
+                width,
+                in_flight: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+                calls: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Declarative for Recorder {
+        fn kinds(&self) -> Kinds {
+            Kinds::new(&["system", "pipe"])
+        }
+
+        fn concurrency(&self) -> usize {
+            self.width
+        }
+
+        async fn read_source(&self) -> Result<SourceState, TaskError> {
+            unreachable!("not read in these tests")
+        }
+
+        async fn read_target(&self) -> Result<Vec<Entity>, TaskError> {
+            unreachable!("not read in these tests")
+        }
+
+        async fn apply_change(&self, change: &Change, _: Option<&Entity>) -> Result<(), TaskError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.calls.lock().unwrap().push(change.key());
+            if change.id.starts_with("bad") {
+                return Err(TaskError::Mismatch(format!("{} refused", change.id)));
+            }
+            Ok(())
+        }
+    }
+
+    fn create(kind: &str, id: &str) -> Change {
+        Change {
+            action: Action::Create,
+            kind: kind.into(),
+            id: id.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn desired(changes: &[Change]) -> State {
+        let kinds = Kinds::new(&["system", "pipe"]);
+        let entities = changes
+            .iter()
+            .map(|c| Entity::new(&c.kind, &c.id, &json!({"id": c.id})))
+            .collect();
+        State::from_entities(&kinds, entities).0
+    }
+
+    #[tokio::test]
+    async fn a_wave_runs_within_the_bound_and_waves_run_in_order() {
+        let mut changes: Vec<Change> = (0..6).map(|i| create("system", &format!("s{i}"))).collect();
+        changes.extend((0..3).map(|i| create("pipe", &format!("p{i}"))));
+        let plan = Plan {
+            changes: changes.clone(),
+            ..Plan::default()
+        };
+        let connector = Recorder::new(3);
+        let kinds = connector.kinds();
+        let applied = apply(&connector, &kinds, &plan, &desired(&changes), || false)
+            .await
+            .unwrap();
+        assert_eq!(applied.len(), 9);
+        assert_eq!(connector.most.load(Ordering::SeqCst), 3);
+        let calls = connector.calls.lock().unwrap().clone();
+        let last_system = calls
+            .iter()
+            .rposition(|k| k.starts_with("system/"))
+            .unwrap();
+        let first_pipe = calls.iter().position(|k| k.starts_with("pipe/")).unwrap();
+        assert!(
+            last_system < first_pipe,
+            "pipes wait for every system: {calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_failure_of_a_wave_is_named_and_no_later_wave_starts() {
+        let changes = vec![
+            create("system", "bad-1"),
+            create("system", "ok"),
+            create("system", "bad-2"),
+            create("pipe", "p"),
+        ];
+        let plan = Plan {
+            changes: changes.clone(),
+            ..Plan::default()
+        };
+        let connector = Recorder::new(4);
+        let kinds = connector.kinds();
+        let error = apply(&connector, &kinds, &plan, &desired(&changes), || false)
+            .await
+            .unwrap_err();
+        let TaskError::ApplyFailed {
+            failed,
+            others,
+            applied,
+            not_applied,
+            ..
+        } = &error
+        else {
+            panic!("expected ApplyFailed, got {error:?}");
+        };
+        let mut failures = vec![
+            failed.clone(),
+            others[0].split(':').next().unwrap().to_string(),
+        ];
+        failures.sort();
+        assert_eq!(failures, ["system/bad-1", "system/bad-2"]);
+        assert_eq!(applied, &["system/ok"]);
+        assert_eq!(not_applied, &["system/bad-1", "system/bad-2", "pipe/p"]);
+        assert!(
+            !connector
+                .calls
+                .lock()
+                .unwrap()
+                .contains(&"pipe/p".to_string())
+        );
+        assert!(error.to_string().contains("1 more failed too"), "{error}");
+    }
 }

@@ -50,6 +50,17 @@ pub trait Declarative: Sync {
     /// Reads the target's current state of the same selection.
     fn read_target(&self) -> impl Future<Output = Result<Vec<Entity>, TaskError>> + Send;
 
+    /// Why this connector cannot apply `plan` (none: it can), found before anything changes, so a
+    /// plan it would fail halfway is refused like one the guards refuse.
+    fn refusals(&self, _plan: &Plan, _desired: &State) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// How many changes of one wave (same action and kind) may be applied at once.
+    fn concurrency(&self) -> usize {
+        1
+    }
+
     /// Applies one change; `desired` is the source's entity for creates and updates. Must be
     /// idempotent: a create of an entity that already exists with this body, or a delete of one
     /// already gone, succeeds.

@@ -249,6 +249,26 @@ impl HttpClient {
         })
     }
 
+    /// Sends `request` and reads its reply as `T`, with the reply's headers (a next-page token).
+    pub async fn json_and_headers<T: DeserializeOwned>(
+        &self,
+        request: HttpRequest,
+    ) -> Result<(T, HeaderMap), TaskError> {
+        let (operation, resource) = (request.operation, request.resource.clone());
+        let response = self.send(request).await?;
+        let headers = response.headers().clone();
+        let bytes = self.read(response, operation, &resource).await?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| {
+            self.error(
+                operation,
+                &resource,
+                Failure::Rejected,
+                format!("the reply is not the expected JSON: {e}"),
+            )
+        })?;
+        Ok((value, headers))
+    }
+
     /// Sends `request` and returns its reply's body.
     pub async fn bytes(&self, request: HttpRequest) -> Result<Vec<u8>, TaskError> {
         let (operation, resource) = (request.operation, request.resource.clone());

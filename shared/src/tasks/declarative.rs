@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Session;
 use crate::aws::objects::{get_bytes, put_bytes, uri};
+use crate::connectors::compass::CompassConnector;
 use crate::connectors::sesam::SesamConnector;
 use crate::contract::{
     Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest,
@@ -38,13 +39,14 @@ const SUMMARY_BYTES: usize = 32 * 1024;
 
 /// Whether `platform` is declarative (its promote steps run here).
 pub fn is_declarative(platform: Platform) -> bool {
-    matches!(platform, Platform::Sesam)
+    matches!(platform, Platform::Sesam | Platform::Compass)
 }
 
 /// The declarative connectors: adding a platform is one variant here and one arm in each method
 /// below, and nothing else in the steps.
 enum Platforms {
     Sesam(SesamConnector),
+    Compass(CompassConnector),
 }
 
 /// The connector of a declarative request, with both sides' credentials checked.
@@ -52,6 +54,9 @@ async fn connect(request: &PromoteRequest, session: &Session) -> Result<Platform
     match request.platform {
         Platform::Sesam => Ok(Platforms::Sesam(
             SesamConnector::connect(request, session).await?,
+        )),
+        Platform::Compass => Ok(Platforms::Compass(
+            CompassConnector::connect(request, session).await?,
         )),
         other => Err(TaskError::Mismatch(format!(
             "platform '{}' is not declarative",
@@ -61,21 +66,38 @@ async fn connect(request: &PromoteRequest, session: &Session) -> Result<Platform
 }
 
 impl Declarative for Platforms {
+    fn refusals(&self, plan: &Plan, desired: &State) -> Vec<String> {
+        match self {
+            Platforms::Sesam(c) => c.refusals(plan, desired),
+            Platforms::Compass(c) => c.refusals(plan, desired),
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        match self {
+            Platforms::Sesam(c) => c.concurrency(),
+            Platforms::Compass(c) => c.concurrency(),
+        }
+    }
+
     fn kinds(&self) -> Kinds {
         match self {
             Platforms::Sesam(c) => c.kinds(),
+            Platforms::Compass(c) => c.kinds(),
         }
     }
 
     async fn read_source(&self) -> Result<SourceState, TaskError> {
         match self {
             Platforms::Sesam(c) => c.read_source().await,
+            Platforms::Compass(c) => c.read_source().await,
         }
     }
 
     async fn read_target(&self) -> Result<Vec<Entity>, TaskError> {
         match self {
             Platforms::Sesam(c) => c.read_target().await,
+            Platforms::Compass(c) => c.read_target().await,
         }
     }
 
@@ -86,7 +108,16 @@ impl Declarative for Platforms {
     ) -> Result<(), TaskError> {
         match self {
             Platforms::Sesam(c) => c.apply_change(change, desired).await,
+            Platforms::Compass(c) => c.apply_change(change, desired).await,
         }
+    }
+}
+
+/// The request's selection, as the manifest records it.
+fn selection(request: &PromoteRequest) -> Value {
+    match request.platform {
+        Platform::Compass => json!(request.compass),
+        _ => json!(request.sesam),
     }
 }
 
@@ -131,7 +162,7 @@ pub async fn export(
         "platform": request.platform,
         "created_at": format_rfc3339(unix_now()),
         "source": {"name": request.source.name, "origin": origin},
-        "selection": request.sesam,
+        "selection": selection(request),
     });
     let entities = state.into_entities();
     let owner = session.own_account_id().await?;
@@ -183,13 +214,23 @@ async fn sides(
     })
 }
 
-fn plan_of(sides: &Sides, request: &PromoteRequest) -> Result<Plan, TaskError> {
-    declarative::plan(
+/// The plan with every refusal: the engine's guards and the connector's own.
+fn drafted(sides: &Sides, request: &PromoteRequest) -> Plan {
+    let mut plan = declarative::draft(
         &sides.connector.kinds(),
         &sides.desired,
         &sides.current,
         &request.guards(),
-    )
+    );
+    let refusals = sides.connector.refusals(&plan, &sides.desired);
+    plan.refused.extend(refusals);
+    plan
+}
+
+fn plan_of(sides: &Sides, request: &PromoteRequest) -> Result<Plan, TaskError> {
+    let plan = drafted(sides, request);
+    plan.allowed()?;
+    Ok(plan)
 }
 
 /// `bundles/<platform>/<run>/plan.json`.
@@ -205,12 +246,7 @@ pub async fn plan(
 ) -> Result<DeclarativePlanOutput, TaskError> {
     let sides = sides(session, request, bundle).await?;
     let s3 = session.own_s3();
-    let plan = declarative::draft(
-        &sides.connector.kinds(),
-        &sides.desired,
-        &sides.current,
-        &request.guards(),
-    );
+    let plan = drafted(&sides, request);
     let plan_key = plan_key(bundle);
     let body = serde_json::to_vec_pretty(&plan).unwrap_or_default();
     let owner = session.own_account_id().await?;

@@ -17,10 +17,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::node::NodeClient;
-use super::SecretSource;
+use super::{SecretSource, both};
 use crate::contract::{GitSource, PromoteRequest, SesamNode, SesamSelection};
 use crate::declarative::{Action, Change, Declarative, Entity, Kinds, SourceState};
-use crate::error::{FieldProblem, TaskError};
+use crate::error::TaskError;
 use crate::git::{GitAuth, read_tree};
 use crate::http::SecretDoc;
 
@@ -80,15 +80,12 @@ impl SesamConnector {
             }
             (None, None) => Ok(Source::Bundle),
         };
-        match (source, target) {
-            (Ok(source), Ok(target)) => Ok(SesamConnector {
-                source,
-                target,
-                selection,
-            }),
-            (Err(a), Err(b)) => Err(merge(a, b)),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        }
+        let (source, target) = both(source, target)?;
+        Ok(SesamConnector {
+            source,
+            target,
+            selection,
+        })
     }
 
     fn timeout(&self) -> Duration {
@@ -149,20 +146,6 @@ async fn git_source(secrets: &impl SecretSource, git: &GitSource) -> Result<Sour
         spec: git.clone(),
         auth: Some(auth),
     })
-}
-
-/// Both problems of two failed checks, as one error when both are about input.
-fn merge(a: TaskError, b: TaskError) -> TaskError {
-    match (a, b) {
-        (TaskError::InvalidInput(mut x), TaskError::InvalidInput(y)) => {
-            x.extend(y);
-            TaskError::InvalidInput(x)
-        }
-        (TaskError::InvalidInput(x), _) | (_, TaskError::InvalidInput(x)) => {
-            TaskError::InvalidInput(x.into_iter().collect::<Vec<FieldProblem>>())
-        }
-        (a, _) => a,
-    }
 }
 
 impl Declarative for SesamConnector {
