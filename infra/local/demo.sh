@@ -107,7 +107,7 @@ demo_git() {
 echo
 echo "== promote: Sesam configuration in git (main) -> node prod, input infra/examples/promote-sesam-local.json"
 sesam_world="$FERRY_ROOT/infra/local/sesam-demo.json"
-cargo build --quiet --locked -p ferry-tests --bin sesam-sim --bin git-server
+cargo build --quiet --locked --bin sesam-sim --bin git-server
 bin="${CARGO_TARGET_DIR:-$FERRY_ROOT/target}/debug"
 port=$(free_port)
 start_bg "$bin/sesam-sim" --port "$port" > "$out/sesam-sim.log" 2>&1
@@ -155,7 +155,7 @@ promote_step "Sesam apply (dry_run: false)" "$sesam_apply" "$out/sesam-result.js
 echo
 echo "== promote: Open Connectors instances tagged kyma -> Compass tenant, input infra/examples/promote-compass-local.json"
 compass_world="$FERRY_ROOT/infra/local/compass-demo.json"
-cargo build --quiet --locked -p ferry-tests --bin oc-sim --bin director-sim
+cargo build --quiet --locked --bin oc-sim --bin director-sim
 oc_port=$(free_port)
 OC_URL="http://127.0.0.1:$oc_port/elements/api-v2"
 director_port=$(free_port)

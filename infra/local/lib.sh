@@ -43,10 +43,11 @@ stop_all() {
 
 # Builds the Spark ImpEx simulator (spark-sim) and starts it on a free port of 127.0.0.1, its output
 # to $1 (default /dev/null); exports SPARK_URL (http://127.0.0.1:PORT), where its tenants' APIs and
-# its control API (/_sim) answer.
+# its control API (/_sim) answer. Named by `--bin` alone, so cargo resolves features for the whole
+# workspace, as `cargo lambda watch` and the flow tests do, and reuses their build.
 start_spark_sim() {
   local port log=${1:-/dev/null}
-  cargo build --quiet --locked -p ferry-tests --bin spark-sim
+  cargo build --quiet --locked --bin spark-sim
   port=$(free_port)
   start_bg "${CARGO_TARGET_DIR:-$FERRY_ROOT/target}/debug/spark-sim" --port "$port" > "$log" 2>&1
   wait_port "$port"

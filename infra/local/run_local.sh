@@ -59,7 +59,7 @@ fi
 mapfile -t functions < <(grep -o '\${[A-Za-z0-9]*FunctionArn}' "$definition" | sort -u |
   sed -E 's/^\$\{(.*)FunctionArn\}$/\1/; s/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
 echo "building ${functions[*]} (debug; the first build on a machine takes several minutes)"
-cargo build --locked $(printf -- '-p %s ' "${functions[@]}")
+cargo build --locked $(printf -- '--bin %s ' "${functions[@]}")
 
 env_vars="FERRY_PROTECTED_ACCOUNT_IDS=$FERRY_PROTECTED_ACCOUNT_IDS,FERRY_ARTIFACT_BUCKET=$FERRY_ARTIFACT_BUCKET"
 env_vars+=",AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"

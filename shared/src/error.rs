@@ -145,7 +145,7 @@ pub enum TaskError {
     /// Its `error_type` is the failed call's, so a transient failure is retried (the re-run plans
     /// again and converges).
     #[error(
-        "applying {failed} failed: {source}{}; applied before it ({}): {}; not applied ({}): {}",
+        "applying {failed} failed: {source}{}; applied ({}): {}; not applied ({}): {}",
         also_failed(.others), .applied.len(), list_or_none(.applied), .not_applied.len(),
         list_or_none(.not_applied)
     )]
@@ -154,7 +154,7 @@ pub enum TaskError {
         failed: String,
         /// Other changes of the same step that failed too, each with why (`kind/id: error`).
         others: Vec<String>,
-        /// Changes applied before it, in order.
+        /// Changes applied by this call, in the order they finished.
         applied: Vec<String>,
         /// Changes not applied (the failed one first).
         not_applied: Vec<String>,

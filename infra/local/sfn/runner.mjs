@@ -256,6 +256,23 @@ export function eventPrinter(startedAt = Date.now()) {
   };
 }
 
+/** The definitions (as JSON text) aws-local-stepfunctions has checked in this process. */
+const checkedDefinitions = new Set();
+
+/**
+ * The engine's state machine for `definition`. aws-local-stepfunctions checks a definition against
+ * the Amazon States Language schema (asl-validator) every time it builds one, which costs a tenth
+ * of a second or more: a run of the refresh machine builds one for each of its child executions.
+ * So each definition is checked the first time this process builds it, and not again.
+ */
+function engineMachine(definition) {
+  const text = JSON.stringify(definition);
+  const checked = checkedDefinitions.has(text);
+  const stateMachine = new StateMachine(definition, checked ? { validationOptions: { noValidate: true } } : undefined);
+  checkedDefinitions.add(text);
+  return stateMachine;
+}
+
 /**
  * Runs `machine` on `input` against the functions at `endpoint`.
  *
@@ -357,7 +374,7 @@ export async function runMachine({
     },
   };
 
-  const stateMachine = new StateMachine(definition);
+  const stateMachine = engineMachine(definition);
   const startedAt = Date.now();
   const format = eventPrinter(startedAt);
   const execution = stateMachine.run(input, {

@@ -2,10 +2,14 @@
 //! one change is applied per call, so a caller that calls again always gets further). Calls are
 //! idempotent, so a re-run (which plans again from the same bundle) converges.
 //!
-//! Consecutive changes of one action and kind (a wave) do not depend on each other, so up to the
-//! connector's [`Declarative::concurrency`] of them run at once; waves run one after another, so
-//! the dependency order holds. When a change fails, the rest of its wave still runs (each failure
-//! is reported, not only the first) and no later wave starts.
+//! Consecutive creates and updates of one kind, or consecutive deletes of one kind (a wave), do not
+//! depend on each other (the kinds are the dependency order), so up to the connector's
+//! [`Declarative::concurrency`] of them run at once; waves run one after another, so the
+//! dependency order holds. When a change fails, the rest of its wave still runs (each failure is
+//! reported, not only the first) and no later wave starts. A connector that applies one change at
+//! a time (concurrency 1) stops at the first failure: every change is a wave of its own.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
 
@@ -14,65 +18,79 @@ use super::entity::{Kinds, State};
 use super::plan::{Action, Change, Plan};
 use crate::error::TaskError;
 
-/// Applies `plan`'s changes in order until `out_of_time` says to stop; returns the keys of the
-/// changes applied (the rest are left for the next call).
+/// Applies `plan`'s changes in order until `out_of_time` says to stop (checked before each change
+/// starts, once one has); returns the keys of the changes applied (the rest are left for the next
+/// call).
 pub async fn apply(
     connector: &impl Declarative,
     kinds: &Kinds,
     plan: &Plan,
     desired: &State,
-    out_of_time: impl Fn() -> bool,
+    out_of_time: impl Fn() -> bool + Sync,
 ) -> Result<Vec<String>, TaskError> {
     let mut applied = Vec::with_capacity(plan.changes.len());
     let width = connector.concurrency().max(1);
-    for wave in waves(&plan.changes) {
-        if !applied.is_empty() && out_of_time() {
-            break;
-        }
+    let begun = AtomicUsize::new(0);
+    let may_start = || begun.fetch_add(1, Ordering::SeqCst) == 0 || !out_of_time();
+    for wave in waves(&plan.changes, width) {
         let started = applied.len();
         let mut calls = Vec::with_capacity(wave.len());
         for change in wave {
-            calls.push(one(
-                connector,
-                change,
-                desired.get(kinds, &change.kind, &change.id),
-            ));
+            let entity = desired.get(kinds, &change.kind, &change.id);
+            calls.push(one(connector, change, entity, &may_start));
         }
-        let results: Vec<(&Change, Result<(), TaskError>)> = futures::stream::iter(calls)
+        let results: Vec<(&Change, Option<Result<(), TaskError>>)> = futures::stream::iter(calls)
             .buffer_unordered(width)
             .collect()
             .await;
         let mut failures = Vec::new();
+        let mut skipped = false;
         for (change, result) in results {
             match result {
-                Ok(()) => {
+                Some(Ok(())) => {
                     tracing::info!(change = %change.key(), action = ?change.action, "applied");
                     applied.push(change.key());
                 }
-                Err(error) => failures.push((change.key(), error)),
+                Some(Err(error)) => failures.push((change.key(), error)),
+                None => skipped = true,
             }
         }
         let mut failures = failures.into_iter();
         if let Some(first) = failures.next() {
             return Err(failed(plan, applied, started, first, failures.collect()));
         }
+        if skipped {
+            break;
+        }
     }
     Ok(applied)
 }
 
-/// Applies one change (`entity`: the desired one, unused by a delete).
+/// Applies one change (`entity`: the desired one, unused by a delete) when `may_start` says there
+/// is time (none: skipped, left for the next call).
 async fn one<'a>(
     connector: &impl Declarative,
     change: &'a Change,
     entity: Option<&crate::declarative::Entity>,
-) -> (&'a Change, Result<(), TaskError>) {
+    may_start: &(impl Fn() -> bool + Sync),
+) -> (&'a Change, Option<Result<(), TaskError>>) {
+    if !may_start() {
+        return (change, None);
+    }
     let entity = entity.filter(|_| change.action != Action::Delete);
-    (change, connector.apply_change(change, entity).await)
+    (change, Some(connector.apply_change(change, entity).await))
 }
 
-/// Runs of consecutive changes with the same action and kind.
-fn waves(changes: &[Change]) -> impl Iterator<Item = &[Change]> {
-    changes.chunk_by(|a, b| a.action == b.action && a.kind == b.kind)
+/// The waves of `changes`: runs of one kind's creates and updates, or of its deletes; single
+/// changes when only one may run at a time.
+fn waves(changes: &[Change], width: usize) -> Vec<&[Change]> {
+    if width == 1 {
+        return changes.chunks(1).collect();
+    }
+    let deletes = |c: &Change| c.action == Action::Delete;
+    changes
+        .chunk_by(|a, b| a.kind == b.kind && deletes(a) == deletes(b))
+        .collect()
 }
 
 /// The error of a wave with failures: the first failure, every other one, what was applied and
@@ -205,6 +223,57 @@ mod tests {
         assert!(
             last_system < first_pipe,
             "pipes wait for every system: {calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn out_of_time_starts_nothing_more_but_always_one() {
+        let changes: Vec<Change> = (0..5).map(|i| create("system", &format!("s{i}"))).collect();
+        let plan = Plan {
+            changes: changes.clone(),
+            ..Plan::default()
+        };
+        let connector = Recorder::new(4);
+        let kinds = connector.kinds();
+        let applied = apply(&connector, &kinds, &plan, &desired(&changes), || true)
+            .await
+            .unwrap();
+        assert_eq!(applied, ["system/s0"], "one change per call, then stop");
+        assert_eq!(connector.calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn one_at_a_time_stops_at_the_first_failure() {
+        let changes = vec![
+            create("system", "a"),
+            create("system", "bad"),
+            create("system", "c"),
+        ];
+        let plan = Plan {
+            changes: changes.clone(),
+            ..Plan::default()
+        };
+        let connector = Recorder::new(1);
+        let kinds = connector.kinds();
+        let error = apply(&connector, &kinds, &plan, &desired(&changes), || false)
+            .await
+            .unwrap_err();
+        let TaskError::ApplyFailed {
+            applied,
+            not_applied,
+            others,
+            ..
+        } = &error
+        else {
+            panic!("expected ApplyFailed, got {error:?}");
+        };
+        assert_eq!(applied, &["system/a"]);
+        assert_eq!(not_applied, &["system/bad", "system/c"]);
+        assert!(others.is_empty());
+        assert_eq!(
+            connector.calls.lock().unwrap().len(),
+            2,
+            "system/c never called"
         );
     }
 

@@ -1,12 +1,13 @@
-// What the flow tests share: the local AWS endpoint, `cargo lambda watch` serving the functions,
-// the Spark ImpEx simulator (spark-sim), the Sesam node simulator (sesam-sim), a git server with
-// token auth (git-server) and the repositories committed to it with the `git` command line, the
+// What the flow tests share: the local AWS endpoint, `cargo lambda watch` serving the Lambda APIs to
+// the functions' debug builds (their instances started here), the Spark ImpEx simulator
+// (spark-sim), the Sesam node simulator (sesam-sim), a git server with token auth (git-server)
+// and the repositories committed to it with the `git` command line, the
 // worlds seeded by infra/local/seed.py, and the facts infra/local/summary.py,
 // infra/local/promote_summary.py and infra/local/sesam_summary.py read back.
 // Every server listens on 127.0.0.1 and is stopped after the tests (or when this process exits).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { loadDefinition, ROOT, runMachine, warmUp } from '../runner.mjs';
@@ -57,6 +58,7 @@ function startGroup(command, args, { env = process.env, log, stdin = 'ignore' })
   const path = join(LOGS, log);
   const out = openSync(path, 'a');
   const child = spawn(command, args, { cwd: ROOT, env, detached: true, stdio: [stdin, out, out] });
+  closeSync(out);
   groups.add(child.pid);
   child.on('exit', () => groups.delete(child.pid));
   return { pid: child.pid, log: path, child };
@@ -115,18 +117,73 @@ export function machineFunctions(machines = 'refresh') {
   return [...new Set(names)].sort();
 }
 
-/** Builds the functions the machine(s) call (debug profile, what `cargo lambda watch` runs). */
-export function buildFunctions(machines = 'refresh') {
-  const functions = machineFunctions(machines);
-  run('cargo', ['build', '--quiet', '--locked', ...functions.flatMap((f) => ['-p', f])]);
-  return functions;
+/**
+ * Builds the workspace binaries `bins` (functions, test servers) in one cargo run, debug profile. They
+ * are named with `--bin` alone: with no `-p`, cargo resolves features for the whole workspace, as the
+ * other flow test files and the `cargo run --bin` of `cargo lambda watch` (make demo, make run-local)
+ * do, so all of them share one build of each dependency. (`-p` resolves features for the named
+ * packages only: a second build of most of the dependency tree, minutes on two cores.)
+ */
+function buildBins(bins) {
+  run('cargo', ['build', '--quiet', '--locked', ...bins.flatMap((b) => ['--bin', b])]);
 }
 
 /**
- * `cargo lambda watch` serving every function, with the given function environment; the functions
- * of `machines` (one state machine or a list) are started before this resolves.
+ * Builds the functions the machine(s) call (what startFunctions runs) and the test servers `servers`
+ * (e.g. 'spark-sim'), in one cargo run; returns the functions.
+ */
+export function buildFunctions(machines = 'refresh', servers = []) {
+  const functions = machineFunctions(machines);
+  buildBins([...functions, ...servers]);
+  return functions;
+}
+
+/** Instances of each function, as `cargo lambda watch --concurrency 8` ends up running. */
+const INSTANCES_PER_FUNCTION = 8;
+
+/**
+ * Starts `count` instances of the built function `fn` (target/debug/<fn>) against the runtime API
+ * that `cargo lambda watch` serves for it at `url`/.rt/<fn>, with the environment the watch gives
+ * the instances it starts itself; their output is appended to LOGS/<log>.
+ */
+function startInstances(url, fn, count, functionEnv, log) {
+  const env = {
+    ...process.env,
+    ...functionEnv,
+    AWS_LAMBDA_FUNCTION_NAME: fn,
+    AWS_LAMBDA_FUNCTION_VERSION: '1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '4096',
+    AWS_LAMBDA_RUNTIME_API: `${url}/.rt/${fn}`,
+  };
+  return Array.from({ length: count }, () => startGroup(join(TARGET, 'debug', fn), [], { env, log }));
+}
+
+/**
+ * Resolves never; rejects as soon as one of `instances` exits, so that a function that cannot start
+ * fails the warm-up at once instead of leaving its invocations waiting.
+ */
+function firstExit(instances) {
+  return new Promise((_, reject) => {
+    for (const { child, log } of instances) {
+      child.on('exit', (code, signal) => reject(new Error(
+        `${basename(child.spawnfile)} exited (${signal ?? `code ${code}`}) before it was stopped; see ${log}`)));
+    }
+  });
+}
+
+/**
+ * `cargo lambda watch` serving the Lambda Invoke and runtime APIs for the functions of `machines`
+ * (one state machine or a list), each run by INSTANCES_PER_FUNCTION instances of its debug build
+ * (built here when stale) with the given function environment; every function has answered once
+ * before this resolves. The watch only serves (`--only-lambda-apis`): left to start instances
+ * itself, it would start each with its own `cargo run`, and up to its concurrency of them for a
+ * function's first invocation alone, each waiting for cargo's lock on the target directory (about
+ * half a minute per server on two cores), and would rebuild the functions mid-run when a source
+ * file changes.
  */
 export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functions', machines = 'refresh') {
+  const functions = machineFunctions(machines);
+  buildBins(functions);
   const port = await freePort();
   const functionEnv = {
     FERRY_PROTECTED_ACCOUNT_IDS: '111111111111',
@@ -138,11 +195,11 @@ export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functio
     RUST_LOG: 'info',
     ...extraEnv,
   };
-  const envVars = Object.entries(functionEnv).map(([k, v]) => `${k}=${v}`).join(',');
-  const watch = startGroup('cargo', ['lambda', 'watch', '--invoke-address', '127.0.0.1', '--invoke-port', String(port),
-    '--ignore-changes', '--concurrency', '8', '--timeout', '900', '--env-var', envVars], {
+  const log = `${name}.log`;
+  const watch = startGroup('cargo', ['lambda', 'watch', '--only-lambda-apis', '--invoke-address', '127.0.0.1',
+    '--invoke-port', String(port), '--timeout', '900'], {
     env: { ...process.env, PATH: `${join(ROOT, '.venv', 'bin')}:${process.env.PATH}` },
-    log: `${name}.log`,
+    log,
   });
   await waitFor('cargo lambda watch', () => new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -150,8 +207,21 @@ export async function startFunctions(endpointUrl, extraEnv = {}, name = 'functio
     socket.on('error', () => resolve(false));
   }), 300);
   const url = `http://127.0.0.1:${port}`;
-  await warmUp(url, machineFunctions(machines));
-  return { url, log: watch.log, stop: () => stopGroup(watch.pid) };
+  const instances = functions.flatMap((fn) => startInstances(url, fn, INSTANCES_PER_FUNCTION, functionEnv, log));
+  const stop = () => {
+    for (const instance of instances) stopGroup(instance.pid);
+    stopGroup(watch.pid);
+  };
+  const exited = firstExit(instances);
+  // Past the warm-up an exit shows as invocations that go unanswered (and stop() ends them all).
+  exited.catch(() => {});
+  try {
+    await Promise.race([warmUp(url, functions), exited]);
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return { url, log: watch.log, stop };
 }
 
 /** A client of a simulator's control API (`/_sim`) at `url`; `name` labels its errors. */
@@ -169,20 +239,12 @@ function controlClient(url, name) {
 }
 
 /**
- * Builds the test servers `bins` of the ferry-tests package (target/debug/<bin>) in one cargo run
- * of their own (`--bin` would limit a build of several packages to those binaries).
- */
-function buildTestBins(...bins) {
-  run('cargo', ['build', '--quiet', '--locked', '-p', 'ferry-tests', ...bins.flatMap((b) => ['--bin', b])]);
-}
-
-/**
  * The Spark ImpEx simulator (target/debug/spark-sim, built here) on a free port of 127.0.0.1, in
  * its own process group, ready. It also ends when this process does (its standard input closes).
  * Returns its origin and a client of its control API (`/_sim`).
  */
 export async function startSparkSim() {
-  buildTestBins('spark-sim');
+  buildBins(['spark-sim']);
   const port = await freePort();
   const server = startGroup(join(TARGET, 'debug', 'spark-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
     { log: 'spark-sim.log', stdin: 'pipe' });
@@ -234,7 +296,7 @@ export function secretArn(name) {
  * Returns its origin and a client of its control API (`/_sim`).
  */
 export async function startSesamSim() {
-  buildTestBins('sesam-sim');
+  buildBins(['sesam-sim']);
   const port = await freePort();
   const server = startGroup(join(TARGET, 'debug', 'sesam-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
     { log: 'sesam-sim.log', stdin: 'pipe' });
@@ -287,7 +349,7 @@ function gitCli(dir, args) {
  * ready; it also ends when this process does. Repositories are made with createGitRepo.
  */
 export async function startGitServer(token, name = 'git') {
-  buildTestBins('git-server');
+  buildBins(['git-server']);
   const root = join(SCRATCH, name);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });

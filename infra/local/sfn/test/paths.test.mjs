@@ -108,7 +108,10 @@ beforeEach(() => {
   calls = [];
 });
 
-const run = (input = demoRequest()) => runMachine({ machine: 'refresh', input, endpoint, runId: `paths-${Date.now()}` });
+// No test here looks at how long a Wait or a retry pause lasts: each lasts a millisecond.
+const run = (input = demoRequest()) => runMachine({
+  machine: 'refresh', input, endpoint, runId: `paths-${Date.now()}`, fastWaitMs: 1,
+});
 const reports = () => calls.filter((c) => c.name === 'report').map((c) => c.input);
 const toggles = () => calls.filter((c) => c.name === 'toggle-streams').map((c) => c.input.action);
 

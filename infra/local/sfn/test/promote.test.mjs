@@ -31,7 +31,7 @@ let sim;
 
 before(async () => {
   endpoint = await startEndpoint();
-  const built = buildFunctions('promote');
+  const built = buildFunctions('promote', ['spark-sim']);
   note(`built ${built.join(', ')}`);
   sim = await startSparkSim();
   functions = await startFunctions(endpoint.url, {}, 'functions', 'promote');

@@ -272,16 +272,20 @@ test('running a successful refresh again leaves the same target data', { timeout
   note(`second run ${second.runId} left identical target data (table digest ${alpha.digest}, ${alpha.target_items} items; bucket digest ${twice.buckets[0].digest})`);
 });
 
+/** How long the local endpoint makes each write to efcms-test-alpha take in the stop-writers test. */
+const WRITE_DELAY_MS = 250;
+
 test('a branch that fails stops the other branch\'s writers before the consumers resume: no item lands after the resume', { timeout: TEST_TIMEOUT }, async () => {
   const message = 'AnalysisException: table efcms-prod-big has no column gsi1pk';
-  // Every write to efcms-test-alpha takes a second, so its copy is still under way when the Glue
-  // run fails two status checks in.
-  seedWorld(endpoint.url, { world: 'bulk', glueFails: message, gluePolls: 1, writeDelayMs: 1000 });
+  // Every write to efcms-test-alpha takes WRITE_DELAY_MS, so each page of its copy (a dozen batches)
+  // takes seconds and the copy is still under way when the Glue run fails, eight status checks in
+  // (each state read four times): about as far into the run as two checks of a second took.
+  seedWorld(endpoint.url, { world: 'bulk', glueFails: message, gluePolls: 4, writeDelayMs: WRITE_DELAY_MS });
   const input = demoRequest();
   input.tables[0].segments = 1;
-  // Waits of a second: the writers' checks (at most max_settle_polls) then span far more than the
-  // longest page, as they do at the real interval.
-  const result = await refresh(functions, input, 'stop-writers', { fastWaitMs: 1000 });
+  // Waits as long as a write: the writers' checks (at most max_settle_polls, 120 at this interval)
+  // then span ten times the longest page, far more than it, as they do at the real interval.
+  const result = await refresh(functions, input, 'stop-writers', { fastWaitMs: WRITE_DELAY_MS });
   assert.equal(result.status, 'FAILED');
   assert.equal(result.error, 'JobFailed', failure(result));
 
@@ -299,10 +303,11 @@ test('a branch that fails stops the other branch\'s writers before the consumers
   assert.ok(alpha.writes > 0, 'the copy had begun');
   assert.ok(alpha.last_write_ms <= resumeAt, `a write landed ${alpha.last_write_ms - resumeAt} ms after the resume`);
   note(`${alpha.writes} writes to efcms-test-alpha (${alpha.target_items} of ${alpha.source_items} items, ${stopped} copy-table invocations), the last ${resumeAt - alpha.last_write_ms} ms before the resume`);
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // A writer still at work would land a write every WRITE_DELAY_MS.
+  await new Promise((resolve) => setTimeout(resolve, 4 * WRITE_DELAY_MS));
   const later = table(facts(endpoint.url, input, result), 'efcms-test-alpha');
   assert.equal(later.writes, alpha.writes, 'nothing was written after the run ended');
   assert.deepEqual(consumerStates(f), { streams_test_blue: 'Enabled', streams_test_green: 'Disabled' });
   assert.equal(f.manifests.error.error, 'JobFailed');
-  note('three seconds later still no new write; consumers resumed; manifest names JobFailed');
+  note(`${4 * WRITE_DELAY_MS} ms later still no new write; consumers resumed; manifest names JobFailed`);
 });
