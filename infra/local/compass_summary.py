@@ -22,8 +22,8 @@ import json
 import urllib.parse
 import urllib.request
 
-from promote_summary import describe_cause, read_run, run_manifest_facts, s3_client, summary_command
-from sesam_summary import bundle_facts, counts_text, print_plan, run_events
+from promote_summary import describe_cause, read_run, summary_command
+from sesam_summary import counts_text, declarative_facts, print_plan, print_stored
 
 LABEL = "open_connectors"
 
@@ -67,31 +67,12 @@ def brief(app, context):
 
 def facts(args):
     request, result, before = read_run(args)
-    run_id = result["runId"]
-    s3 = s3_client(args.endpoint)
-    run = run_manifest_facts(s3, args.artifact_bucket, run_id)
-    manifest = run["manifest"] or {}
-    dry_run = bool(request.get("dry_run"))
-    plan = result.get("output") if dry_run and result.get("status") == "SUCCEEDED" else None
-    plan = plan or manifest.get("plan") or (manifest.get("results") or {}).get("plan")
     tenant = request["target"]["compass"]["tenant"]
     return {
-        "run_id": run_id,
-        "status": result.get("status"),
-        "error": result.get("error"),
-        "cause": result.get("cause"),
-        "duration_seconds": round(result["durationMs"] / 1000, 1) if result.get("durationMs") is not None else None,
-        "dry_run": dry_run,
-        "request": request,
+        **declarative_facts(args, request, result, "compass"),
         "context": context_of(request),
-        "plan": plan,
-        "results": manifest.get("results"),
         "applications": applications(args.director, tenant) if args.director else None,
         "earlier": before,
-        **bundle_facts(s3, args.artifact_bucket, run_id, "compass"),
-        "run_manifest": run,
-        "outcome": manifest.get("outcome"),
-        "events": run_events(args.endpoint, run_id),
     }
 
 
@@ -139,15 +120,7 @@ def print_text(f):
     for event in f["events"] or []:
         if event["detail_type"] == "ferry.drift":
             print(f"  event ferry.drift: {counts_text(event['detail'].get('counts') or {})}")
-    bundle, before = f["bundle"], f["before"]
-    if bundle["manifest"] is not None:
-        verdict = "every file matches manifest.json" if bundle["all_match"] or not bundle["checks"] else \
-            "a file DIFFERS from manifest.json"
-        print(f"  bundle  {bundle['uri']}  ({bundle['entities']} applications, {verdict})")
-    if before["manifest"] is not None:
-        print(f"  before  {before['uri']}  ({before['entities']} applications: the rollback source)")
-    if f["run_manifest"]["manifest"] is not None:
-        print(f"  run manifest {f['run_manifest']['uri']}: outcome {f['outcome']}")
+    print_stored(f, "applications")
 
 
 def snapshot(director, request):

@@ -114,6 +114,19 @@ def read_run(args):
     return request, result, before
 
 
+def run_facts(request, result):
+    """How a run ended, from its result: id, status, error and cause, duration, whether a dry run."""
+    took = result.get("durationMs")
+    return {
+        "run_id": result["runId"],
+        "status": result.get("status"),
+        "error": result.get("error"),
+        "cause": result.get("cause"),
+        "duration_seconds": round(took / 1000, 1) if took is not None else None,
+        "dry_run": bool(request.get("dry_run")),
+    }
+
+
 def facts(args):
     request, result, before = read_run(args)
     run_id = result["runId"]
@@ -126,12 +139,7 @@ def facts(args):
     sides["target"]["before"] = before
     run = run_manifest_facts(s3, args.artifact_bucket, run_id)
     return {
-        "run_id": run_id,
-        "status": result.get("status"),
-        "error": result.get("error"),
-        "cause": result.get("cause"),
-        "duration_seconds": round(result["durationMs"] / 1000, 1) if result.get("durationMs") is not None else None,
-        "dry_run": bool(request.get("dry_run")),
+        **run_facts(request, result),
         **sides,
         "bundle": bundle_facts(s3, args.artifact_bucket, run_id),
         "run_manifest": run,

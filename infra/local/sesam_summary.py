@@ -35,7 +35,7 @@ import urllib.request
 import boto3
 from botocore.exceptions import ClientError
 
-from promote_summary import REGION, as_json, describe_cause, read, read_run, run_manifest_facts, s3_client
+from promote_summary import REGION, as_json, describe_cause, read, read_run, run_facts, run_manifest_facts, s3_client
 
 EVENTS = "ferry-events-local"
 OWN_ACCOUNT = "123456789012"
@@ -148,34 +148,36 @@ def bundle_facts(s3, bucket, run_id, platform="sesam"):
     }
 
 
-def facts(args):
-    request, result, before = read_run(args)
-    run_id = result["runId"]
+def declarative_facts(args, request, result, platform):
+    """What a declarative run left: how it ended, its plan (the dry run's answer, else the one its
+    manifest records), results, bundle, before/ and plan.json, run manifest and events."""
+    ended = run_facts(request, result)
     s3 = s3_client(args.endpoint)
-    node, url = node_of(request)
-    run = run_manifest_facts(s3, args.artifact_bucket, run_id)
+    run = run_manifest_facts(s3, args.artifact_bucket, ended["run_id"])
     manifest = run["manifest"] or {}
-    dry_run = bool(request.get("dry_run"))
-    plan = result.get("output") if dry_run and result.get("status") == "SUCCEEDED" else None
+    plan = result.get("output") if ended["dry_run"] and ended["status"] == "SUCCEEDED" else None
     plan = plan or manifest.get("plan") or (manifest.get("results") or {}).get("plan")
-    found = {
-        "run_id": run_id,
-        "status": result.get("status"),
-        "error": result.get("error"),
-        "cause": result.get("cause"),
-        "duration_seconds": round(result["durationMs"] / 1000, 1) if result.get("durationMs") is not None else None,
-        "dry_run": dry_run,
+    return {
+        **ended,
         "request": request,
         "output": result.get("output"),
         "plan": plan,
         "results": manifest.get("results"),
+        **bundle_facts(s3, args.artifact_bucket, ended["run_id"], platform),
+        "run_manifest": run,
+        "outcome": manifest.get("outcome"),
+        "events": run_events(args.endpoint, ended["run_id"]),
+    }
+
+
+def facts(args):
+    request, result, before = read_run(args)
+    node, url = node_of(request)
+    found = {
+        **declarative_facts(args, request, result, "sesam"),
         "source": {"name": request.get("source", {}).get("name"), "request": request.get("source")},
         "target": {"name": request.get("target", {}).get("name"), "node": node, "url": url,
                    "view": None, "before": (before or {}).get("node")},
-        **bundle_facts(s3, args.artifact_bucket, run_id),
-        "run_manifest": run,
-        "outcome": manifest.get("outcome"),
-        "events": run_events(args.endpoint, run_id),
     }
     if args.sesam:
         found["target"]["view"] = sim_get(args.sesam, f"/_sim/nodes/{urllib.parse.quote(node)}")
@@ -341,15 +343,20 @@ def print_text(f):
             changes = ", ".join(f"{c['action']} {c['kind']}/{c['id']}" for c in event["detail"].get("changes", []))
             print(f"  event ferry.drift: {event['detail'].get('source')} -> {event['detail'].get('target')}, "
                   f"{counts_text(event['detail'].get('counts') or {})}; {changes}")
+    print_stored(f)
+
+
+def print_stored(f, entities="entities"):
+    """Where a declarative run's bundle, before/, plan.json and run manifest are, each checked."""
     bundle, before = f["bundle"], f["before"]
     if bundle["manifest"] is not None:
         verdict = "every file matches manifest.json" if bundle["all_match"] or not bundle["checks"] else \
             "a file DIFFERS from manifest.json"
-        print(f"  bundle  {bundle['uri']}  ({bundle['entities']} entities, {verdict})")
+        print(f"  bundle  {bundle['uri']}  ({bundle['entities']} {entities}, {verdict})")
     else:
         print("  no bundle was stored")
     if before["manifest"] is not None:
-        print(f"  before  {before['uri']}  ({before['entities']} entities: the rollback source)")
+        print(f"  before  {before['uri']}  ({before['entities']} {entities}: the rollback source)")
     if f["plan_file"]["plan"] is not None:
         print(f"  plan    {f['plan_file']['uri']}  ({len(f['plan_file']['plan'].get('changes', []))} changes)")
     if f["run_manifest"]["manifest"] is not None:

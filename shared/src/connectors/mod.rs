@@ -107,6 +107,17 @@ pub trait Connector {
     ) -> impl Future<Output = Result<Verification, TaskError>> + Send;
 }
 
+/// The client `build` makes from the secret `arn` (`field` names it in errors).
+pub(crate) async fn with_secret<T>(
+    secrets: &impl SecretSource,
+    arn: &str,
+    field: &str,
+    build: impl FnOnce(&str) -> Result<T, TaskError>,
+) -> Result<T, TaskError> {
+    let text = Box::pin(secrets.secret(arn, field)).await?;
+    build(&text)
+}
+
 /// Both results, or the error of the failed one (both problems at once when both are about input).
 pub(crate) fn both<A, B>(
     a: Result<A, TaskError>,

@@ -13,9 +13,8 @@
 // before/ snapshot; element_header credentials on a second tenant; and no secret anywhere.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +24,13 @@ import {
   LOGS,
   PYTHON,
   buildFunctions,
-  freePort,
   note,
   promote,
+  run,
   secretArn,
   startEndpoint,
   startFunctions,
+  startSimulator,
   statesEntered,
 } from './harness.mjs';
 
@@ -41,7 +41,6 @@ const CLIENT_ID = 'ferry-flow';
 const CLIENT_SECRET = `client-secret-${randomBytes(12).toString('hex')}`;
 
 const BUCKET = 'ferry-artifacts';
-const TARGET_DIR = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
 const INFRA_LOCAL = join(ROOT, 'infra', 'local');
 const TEST_TIMEOUT = 3 * 60 * 1000;
 
@@ -65,88 +64,10 @@ const PROTECTED = 1040;
 const HALF = FIRST_ID + INSTANCES;
 const WITH_CREDS = [1050, 1051];
 
-const processes = new Set();
-
-process.on('exit', () => {
-  for (const pid of processes) stopProcess(pid);
-});
-
-function stopProcess(pid) {
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-  processes.delete(pid);
-}
-
-/** Runs `command` in the repository root; its standard output, or an error with both outputs. */
-function run(command, args, input) {
-  const result = spawnSync(command, args, { cwd: ROOT, input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) {
-    throw new Error(`${command} ${args.slice(0, 3).join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-  }
-  return result.stdout;
-}
-
 /** Runs a Python `script` (with infra/local importable) and parses what it prints as JSON. */
 function python(script, args, input) {
   const prelude = `import sys; sys.path.insert(0, ${JSON.stringify(INFRA_LOCAL)})\n`;
-  return JSON.parse(run(PYTHON, ['-c', prelude + script, ...args], input));
-}
-
-async function until(what, probe, seconds) {
-  const deadline = Date.now() + seconds * 1000;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} not ready after ${seconds}s${last ? `: ${last.message}` : ''}`);
-}
-
-/** A client of a simulator's control API at `url`. */
-function controlOf(url, name) {
-  return async (method, path, body) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${name} ${method} ${path}: HTTP ${res.status}: ${text}`);
-    return text === '' ? null : JSON.parse(text);
-  };
-}
-
-/**
- * The simulator `bin` (target/debug/<bin>) on a free port of 127.0.0.1 in its own process group,
- * its output in LOGS/<bin>.log, ready once `probe` (a control path) answers; it also ends when this
- * process does (its standard input closes).
- */
-async function startSimulator(bin, probe) {
-  const port = await freePort();
-  const out = openSync(join(LOGS, `${bin}.log`), 'a');
-  const child = spawn(join(TARGET_DIR, 'debug', bin), ['--port', String(port), '--exit-on-stdin-eof'],
-    { cwd: ROOT, detached: true, stdio: ['pipe', out, out] });
-  processes.add(child.pid);
-  child.on('exit', () => processes.delete(child.pid));
-  child.stdin.on('error', () => {});
-  const url = `http://127.0.0.1:${port}`;
-  await until(bin, async () => (await fetch(`${url}${probe}`)).ok, 60);
-  return {
-    url,
-    port,
-    control: controlOf(url, bin),
-    stop: () => {
-      child.stdin.destroy();
-      stopProcess(child.pid);
-    },
-  };
+  return JSON.parse(run(PYTHON, ['-c', prelude + script, ...args], { input }));
 }
 
 /**
@@ -208,9 +129,8 @@ let tap;
 
 before(async () => {
   endpoint = await startEndpoint();
-  const built = buildFunctions('promote');
-  note(`built ${built.join(', ')}`);
-  run('cargo', ['build', '--quiet', '--locked', '-p', 'ferry-tests', '--bin', 'oc-sim', '--bin', 'director-sim']);
+  const built = buildFunctions('promote', ['oc-sim', 'director-sim']);
+  note(`built ${built.join(', ')}, oc-sim and director-sim`);
   oc = await startSimulator('oc-sim', '/control/requests');
   director = await startSimulator('director-sim', '/control/counts');
   tap = await startTokenTap(director.url);

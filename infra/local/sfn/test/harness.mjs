@@ -91,7 +91,7 @@ async function waitFor(what, probe, seconds) {
   throw new Error(`${what} not ready after ${seconds}s${last ? `: ${last.message}` : ''}`);
 }
 
-function run(command, args, { env = process.env, input } = {}) {
+export function run(command, args, { env = process.env, input } = {}) {
   const result = spawnSync(command, args, { cwd: ROOT, env, input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
@@ -239,22 +239,41 @@ function controlClient(url, name) {
 }
 
 /**
+ * The simulator `bin` (target/debug/<bin>, already built) on a free port of 127.0.0.1 in its own
+ * process group, its output in LOGS/<bin>.log, ready once `probe` (a path) answers; it also ends
+ * when this process does (its standard input closes). Returns its origin and port, a client of its
+ * control API, and stop().
+ */
+export async function startSimulator(bin, probe) {
+  const port = await freePort();
+  const server = startGroup(join(TARGET, 'debug', bin), ['--port', String(port), '--exit-on-stdin-eof'],
+    { log: `${bin}.log`, stdin: 'pipe' });
+  server.child.stdin.on('error', () => {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(bin, async () => (await fetch(`${url}${probe}`)).ok, 60);
+  return {
+    url,
+    port,
+    log: server.log,
+    control: controlClient(url, bin),
+    stop: () => {
+      server.child.stdin.destroy();
+      stopGroup(server.pid);
+    },
+  };
+}
+
+/**
  * The Spark ImpEx simulator (target/debug/spark-sim, built here) on a free port of 127.0.0.1, in
  * its own process group, ready. It also ends when this process does (its standard input closes).
  * Returns its origin and a client of its control API (`/_sim`).
  */
 export async function startSparkSim() {
   buildBins(['spark-sim']);
-  const port = await freePort();
-  const server = startGroup(join(TARGET, 'debug', 'spark-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
-    { log: 'spark-sim.log', stdin: 'pipe' });
-  server.child.stdin.on('error', () => {});
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('spark-sim', async () => (await fetch(`${url}/health`)).ok, 60);
-  const call = controlClient(url, 'spark-sim');
+  const { url, log, control: call, stop } = await startSimulator('spark-sim', '/health');
   return {
     url,
-    log: server.log,
+    log,
     /** `http://127.0.0.1:PORT/<tenant>`. */
     baseUrl: (tenant) => `${url}/${tenant}`,
     /** Creates (or replaces) a tenant from a TenantSeed. */
@@ -267,10 +286,7 @@ export async function startSparkSim() {
     requests: () => call('GET', '/_sim/requests'),
     /** Drops every tenant, job and logged request. */
     reset: () => call('POST', '/_sim/reset'),
-    stop: () => {
-      server.child.stdin.destroy();
-      stopGroup(server.pid);
-    },
+    stop,
   };
 }
 
@@ -297,16 +313,10 @@ export function secretArn(name) {
  */
 export async function startSesamSim() {
   buildBins(['sesam-sim']);
-  const port = await freePort();
-  const server = startGroup(join(TARGET, 'debug', 'sesam-sim'), ['--port', String(port), '--exit-on-stdin-eof'],
-    { log: 'sesam-sim.log', stdin: 'pipe' });
-  server.child.stdin.on('error', () => {});
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('sesam-sim', async () => (await fetch(`${url}/health`)).ok, 60);
-  const call = controlClient(url, 'sesam-sim');
+  const { url, log, control: call, stop } = await startSimulator('sesam-sim', '/health');
   return {
     url,
-    log: server.log,
+    log,
     /** `http://127.0.0.1:PORT/<node>/api`: what a promote input's `sesam.url` names. */
     baseUrl: (node) => `${url}/${node}/api`,
     /** Creates (or replaces) a node from a NodeSeed ({name, jwts, entities, env, secrets}). */
@@ -319,10 +329,7 @@ export async function startSesamSim() {
     requests: () => call('GET', '/_sim/requests'),
     /** Drops every node and logged request. */
     reset: () => call('POST', '/_sim/reset'),
-    stop: () => {
-      server.child.stdin.destroy();
-      stopGroup(server.pid);
-    },
+    stop,
   };
 }
 

@@ -27,7 +27,7 @@ use tokio::sync::OnceCell;
 use self::app::{APPLICATION, AppBody, BundleBody};
 use self::director::{Application, DirectorClient, LABEL_KEY};
 use self::oc::{Instance, OcClient};
-use super::{SecretSource, both};
+use super::{SecretSource, both, with_secret};
 use crate::checksum::sha256_hex;
 use crate::contract::{CompassSelection, Credentials, PromoteRequest};
 use crate::declarative::{Action, Change, Declarative, Entity, Kinds, Plan, SourceState, State};
@@ -64,17 +64,17 @@ impl CompassConnector {
             .as_ref()
             .ok_or_else(|| TaskError::invalid("target.compass", "is required"))?;
         let field = "target.compass.auth_secret_arn";
-        let director = match Box::pin(secrets.secret(&target.auth_secret_arn, field)).await {
-            Ok(text) => DirectorClient::new(target, &text, timeout),
-            Err(e) => Err(e),
-        };
+        let director = with_secret(secrets, &target.auth_secret_arn, field, |text| {
+            DirectorClient::new(target, text, timeout)
+        })
+        .await;
         let oc = match &request.source.open_connectors {
             Some(source) => {
                 let field = "source.open_connectors.auth_secret_arn";
-                match Box::pin(secrets.secret(&source.auth_secret_arn, field)).await {
-                    Ok(text) => OcClient::new(source, &text, timeout).map(Some),
-                    Err(e) => Err(e),
-                }
+                with_secret(secrets, &source.auth_secret_arn, field, |text| {
+                    OcClient::new(source, text, timeout).map(Some)
+                })
+                .await
             }
             None => Ok(None),
         };

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::node::NodeClient;
-use super::{SecretSource, both};
+use super::{SecretSource, both, with_secret};
 use crate::contract::{GitSource, PromoteRequest, SesamNode, SesamSelection};
 use crate::declarative::{Action, Change, Declarative, Entity, Kinds, SourceState};
 use crate::error::TaskError;
@@ -112,8 +112,10 @@ async fn node_client(
     field: &str,
     timeout: Duration,
 ) -> Result<NodeClient, TaskError> {
-    let text = Box::pin(secrets.secret(&node.auth_secret_arn, field)).await?;
-    NodeClient::new(node, &text, field, timeout)
+    with_secret(secrets, &node.auth_secret_arn, field, |text| {
+        NodeClient::new(node, text, field, timeout)
+    })
+    .await
 }
 
 /// The git secret `{"token": …, "username"?: …, "hosts"?: […]}`, bound to the remote's host.
