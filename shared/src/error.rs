@@ -222,12 +222,26 @@ fn list_or_none(items: &[String]) -> String {
     text
 }
 
+/// The other failures, the first [`OTHERS_SHOWN`] of them spelled out.
 fn also_failed(others: &[String]) -> String {
     if others.is_empty() {
         return String::new();
     }
-    format!("; {} more failed too: {}", others.len(), others.join("; "))
+    let shown = others[..others.len().min(OTHERS_SHOWN)].join("; ");
+    let rest = others.len().saturating_sub(OTHERS_SHOWN);
+    let rest = if rest > 0 {
+        format!("; and {rest} more")
+    } else {
+        String::new()
+    };
+    format!("; {} more failed too: {shown}{rest}", others.len())
 }
+
+/// Other failures spelled out in one error (a state's error cause stays within its 32 KiB).
+const OTHERS_SHOWN: usize = 20;
+/// The longest error message a step returns: Step Functions keeps at most 32,768 characters of a
+/// cause, and the refresh's state budget counts 32 KiB for one.
+pub const MAX_MESSAGE_CHARS: usize = 30_000;
 
 fn join_problems(problems: &[FieldProblem]) -> String {
     problems
@@ -444,11 +458,21 @@ pub fn classify_code(code: &str) -> Failure {
     }
 }
 
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters, saying how long it was.
+fn capped(message: String) -> String {
+    let count = message.chars().count();
+    if count <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let cut: String = message.chars().take(MAX_MESSAGE_CHARS - 40).collect();
+    format!("{cut}… (cut: {count} characters)")
+}
+
 impl From<TaskError> for lambda_runtime::Diagnostic {
     fn from(err: TaskError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: err.error_type().to_string(),
-            error_message: err.to_string(),
+            error_message: capped(err.to_string()),
         }
     }
 }
@@ -542,6 +566,20 @@ mod tests {
         for err in samples {
             assert!(TaskError::ERROR_TYPES.contains(&err.error_type()));
         }
+        let many = (0..500)
+            .map(|i| {
+                (
+                    format!("instance {i}"),
+                    TaskError::Mismatch("x".repeat(300)),
+                )
+            })
+            .collect();
+        let several = TaskError::several(many).unwrap_err().to_string();
+        assert!(several.contains("499 more failed too") && several.ends_with("and 479 more"));
+        assert!(several.len() < 10_000, "{} bytes", several.len());
+        let long: lambda_runtime::Diagnostic = TaskError::Mismatch("é".repeat(40_000)).into();
+        assert!(long.error_message.chars().count() <= MAX_MESSAGE_CHARS);
+        assert!(long.error_message.ends_with("characters)"));
         let diagnostic: lambda_runtime::Diagnostic = TaskError::invalid("a", "b").into();
         assert_eq!(diagnostic.error_type, "InvalidInput");
         assert_eq!(diagnostic.error_message, "invalid input (1 problem): a: b");

@@ -492,15 +492,23 @@ impl DirectorClient {
         resource: &str,
         replayable: bool,
     ) -> Result<T, TaskError> {
+        let hidden = sent_secrets(&serde_json::to_value(&operation.variables).unwrap_or_default());
         let request = HttpRequest::post(&self.url, name, resource)
             .header("tenant", &self.tenant)
             .header("accept", "application/json")
             .json(&operation)
             .replayable(replayable)
             .accept(&[StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY]);
-        let reply: cynic::GraphQlResponse<T> = self.http.json(request).await?;
+        let reply: cynic::GraphQlResponse<T> = self
+            .http
+            .json(request)
+            .await
+            .map_err(|e| scrubbed(e, &hidden))?;
         if let Some(errors) = reply.errors.filter(|e| !e.is_empty()) {
-            return Err(self.graphql_error(name, resource, &errors));
+            return Err(scrubbed(
+                self.graphql_error(name, resource, &errors),
+                &hidden,
+            ));
         }
         reply.data.ok_or_else(|| {
             self.http
@@ -532,6 +540,7 @@ impl DirectorClient {
         use cynic::QueryBuilder;
         let mut all = Vec::new();
         let mut after = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let operation = ApplicationsQuery::build(ApplicationsVariables {
                 filter: Some(vec![LabelFilter {
@@ -549,7 +558,16 @@ impl DirectorClient {
             if !page.page_info.has_next_page {
                 return Ok(all);
             }
-            after = Some(page.page_info.end_cursor);
+            let cursor = page.page_info.end_cursor;
+            if !seen.insert(cursor.0.clone()) {
+                return Err(self.http.error(
+                    "list applications",
+                    LABEL_KEY,
+                    Failure::Rejected,
+                    "the next page's cursor was already read: the listing would never end",
+                ));
+            }
+            after = Some(cursor);
         }
     }
 
@@ -685,6 +703,60 @@ impl DirectorClient {
     }
 }
 
+/// The credentials a document's variables carry: header values (`additionalHeadersSerialized`
+/// and other `…Headers…` fields, as sent and parsed) and values under secret-looking names. A
+/// Director error may quote its input; these never reach an error.
+fn sent_secrets(variables: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_secrets(variables, false, &mut found);
+    found.retain(|s| s.len() >= 8);
+    found
+}
+
+fn collect_secrets(value: &Value, secret: bool, found: &mut Vec<String>) {
+    match value {
+        Value::String(text) if secret => {
+            found.push(text.clone());
+            if let Ok(inner) = serde_json::from_str::<Value>(text) {
+                collect_secrets(&inner, true, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_secrets(v, secret, found)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            let named = k.contains("Headers") || crate::declarative::diff::is_secret_name(k);
+            collect_secrets(v, secret || named, found);
+        }),
+        _ => {}
+    }
+}
+
+/// `error` with every `hidden` value in its detail replaced.
+fn scrubbed(error: TaskError, hidden: &[String]) -> TaskError {
+    match error {
+        TaskError::Api {
+            service,
+            operation,
+            resource,
+            failure,
+            mut detail,
+            retry_after_seconds,
+        } => {
+            for secret in hidden {
+                detail = detail.replace(secret.as_str(), crate::declarative::diff::REDACTED);
+            }
+            TaskError::Api {
+                service,
+                operation,
+                resource,
+                failure,
+                detail,
+                retry_after_seconds,
+            }
+        }
+        other => other,
+    }
+}
+
 /// `message (at a.b.0)`.
 fn describe(error: &cynic::GraphQlError) -> String {
     let path: Vec<String> = error
@@ -700,5 +772,34 @@ fn describe(error: &cynic::GraphQlError) -> String {
         error.message.clone()
     } else {
         format!("{} (at {})", error.message, path.join("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn credentials_sent_in_a_document_never_reach_its_error() {
+        let header = "User u-secret-1, Organization o-secret-2, Element e-token-3";
+        let serialized = json!({"Authorization": [header]}).to_string();
+        let variables = json!({"input": {"name": "oc-1", "bundles": [{"name": "sfdc",
+            "defaultInstanceAuth": {"additionalHeadersSerialized": serialized}}]}});
+        let hidden = sent_secrets(&variables);
+        assert!(hidden.contains(&header.to_string()), "{hidden:?}");
+        assert!(!hidden.contains(&"oc-1".to_string()));
+        let error = TaskError::Api {
+            service: "Compass",
+            operation: "register application",
+            resource: "oc-1".into(),
+            failure: Failure::Rejected,
+            detail: format!("invalid header value '{header}' (at registerApplication)"),
+            retry_after_seconds: None,
+        };
+        let text = scrubbed(error, &hidden).to_string();
+        assert!(!text.contains("e-token-3"), "{text}");
+        assert!(text.contains("(at registerApplication)"), "{text}");
     }
 }

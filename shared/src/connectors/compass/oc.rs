@@ -124,14 +124,23 @@ impl OcClient {
                 .header("accept", "application/json");
             let (page, headers): (Vec<Instance>, _) = self.http.json_and_headers(request).await?;
             all.extend(page);
-            next = headers
+            let token = headers
                 .get(NEXT_PAGE_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
-            if next.is_none() {
-                return Ok(all);
+            match token {
+                None => return Ok(all),
+                Some(token) if next.as_deref() == Some(token.as_str()) => {
+                    return Err(self.http.error(
+                        "list instances",
+                        &self.source.url,
+                        crate::error::Failure::Rejected,
+                        "the next-page token repeats the one just used: the listing would never end",
+                    ));
+                }
+                Some(token) => next = Some(token),
             }
         }
         Err(self.http.error(
