@@ -287,6 +287,8 @@ fn check_prefix(prefix: &str) -> Option<String> {
     let longest = MAX_APPLICATION_NAME - INSTANCE_ID_DIGITS - 1;
     let problem = if prefix.starts_with(|c: char| c.is_ascii_digit()) {
         "must not start with a digit"
+    } else if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
+        "must start with a lowercase letter"
     } else if !prefix
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
@@ -409,6 +411,12 @@ mod tests {
         );
         raw["compass"]["application_prefix"] = json!("a".repeat(16));
         assert!(PromoteRequest::parse(&raw).is_ok());
+        raw["compass"]["application_prefix"] = json!("-x");
+        assert!(
+            problems(&raw)
+                .iter()
+                .any(|p| p.contains("must start with a lowercase letter"))
+        );
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! depend on each other (the kinds are the dependency order), so up to the connector's
 //! [`Declarative::concurrency`] of them run at once; waves run one after another, so the
 //! dependency order holds. When a change fails, the rest of its wave still runs (each failure is
-//! reported, not only the first) and no later wave starts. A connector that applies one change at
+//! reported, not only the first) and no later wave starts; a failure of the service itself
+//! (throttled, unavailable, credentials refused) starts no further change of the wave either. A connector that applies one change at
 //! a time (concurrency 1) stops at the first failure: every change is a wave of its own.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::StreamExt;
 
@@ -31,13 +32,17 @@ pub async fn apply(
     let mut applied = Vec::with_capacity(plan.changes.len());
     let width = connector.concurrency().max(1);
     let begun = AtomicUsize::new(0);
-    let may_start = || begun.fetch_add(1, Ordering::SeqCst) == 0 || !out_of_time();
+    let halted = AtomicBool::new(false);
+    let may_start = || {
+        !halted.load(Ordering::SeqCst)
+            && (begun.fetch_add(1, Ordering::SeqCst) == 0 || !out_of_time())
+    };
     for wave in waves(&plan.changes, width) {
         let started = applied.len();
         let mut calls = Vec::with_capacity(wave.len());
         for change in wave {
             let entity = desired.get(kinds, &change.kind, &change.id);
-            calls.push(one(connector, change, entity, &may_start));
+            calls.push(one(connector, change, entity, &may_start, &halted));
         }
         let results: Vec<(&Change, Option<Result<(), TaskError>>)> = futures::stream::iter(calls)
             .buffer_unordered(width)
@@ -67,18 +72,32 @@ pub async fn apply(
 }
 
 /// Applies one change (`entity`: the desired one, unused by a delete) when `may_start` says there
-/// is time (none: skipped, left for the next call).
+/// is time and no failure of the service halted the wave (none: skipped, left for the next call).
 async fn one<'a>(
     connector: &impl Declarative,
     change: &'a Change,
     entity: Option<&crate::declarative::Entity>,
     may_start: &(impl Fn() -> bool + Sync),
+    halted: &AtomicBool,
 ) -> (&'a Change, Option<Result<(), TaskError>>) {
     if !may_start() {
         return (change, None);
     }
     let entity = entity.filter(|_| change.action != Action::Delete);
-    (change, Some(connector.apply_change(change, entity).await))
+    let result = connector.apply_change(change, entity).await;
+    if result.as_ref().is_err_and(halts) {
+        halted.store(true, Ordering::SeqCst);
+    }
+    (change, Some(result))
+}
+
+/// A failure of the service rather than of one change (throttled, unavailable, credentials
+/// refused): no further change of the wave starts, so a struggling service is not hammered.
+fn halts(error: &TaskError) -> bool {
+    matches!(
+        error.error_type(),
+        "Throttled" | "ThrottledMinutes" | "Retryable" | "Unauthorized"
+    )
 }
 
 /// The waves of `changes`: runs of one kind's creates and updates, or of its deletes; single
@@ -177,6 +196,16 @@ mod tests {
             if change.id.starts_with("bad") {
                 return Err(TaskError::Mismatch(format!("{} refused", change.id)));
             }
+            if change.id == "down" {
+                return Err(TaskError::Api {
+                    service: "Test",
+                    operation: "write",
+                    resource: change.id.clone(),
+                    failure: crate::error::Failure::Throttled,
+                    detail: "HTTP 429".into(),
+                    retry_after_seconds: None,
+                });
+            }
             Ok(())
         }
     }
@@ -240,6 +269,29 @@ mod tests {
             .unwrap();
         assert_eq!(applied, ["system/s0"], "one change per call, then stop");
         assert_eq!(connector.calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_service_starts_no_further_change_of_the_wave() {
+        let changes: Vec<Change> = ["down", "s1", "s2", "s3", "s4", "s5"]
+            .iter()
+            .map(|id| create("system", id))
+            .collect();
+        let plan = Plan {
+            changes: changes.clone(),
+            ..Plan::default()
+        };
+        let connector = Recorder::new(2);
+        let kinds = connector.kinds();
+        let error = apply(&connector, &kinds, &plan, &desired(&changes), || false)
+            .await
+            .unwrap_err();
+        assert_eq!(error.error_type(), "Throttled");
+        let calls = connector.calls.lock().unwrap().len();
+        assert!(
+            calls <= 3,
+            "{calls} calls: the wave went on after the service failed"
+        );
     }
 
     #[tokio::test]

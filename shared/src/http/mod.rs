@@ -377,7 +377,7 @@ impl HttpClient {
         let status = response.status();
         let failure = classify_status(status);
         let wait = retry_after(response.headers(), SystemTime::now());
-        let mut detail = describe_status(response, sent_auth).await;
+        let mut detail = describe_status(response, sent_auth, &request.hidden).await;
         let max_wait = self.inner.settings.retry.max_wait;
         let (next, retry_after_seconds) = match failure {
             Failure::Throttled => match wait {
@@ -453,7 +453,11 @@ pub fn api_error(
 /// `HTTP 409: <the service's message>`: the body's `error.message` (or `message`,
 /// `error_description`, `error`), else its first 300 characters; credentials the body echoes
 /// are blanked.
-async fn describe_status(response: Response, sent_auth: Option<&HeaderMap>) -> String {
+async fn describe_status(
+    response: Response,
+    sent_auth: Option<&HeaderMap>,
+    hidden: &[String],
+) -> String {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
@@ -464,7 +468,10 @@ async fn describe_status(response: Response, sent_auth: Option<&HeaderMap>) -> S
                 .find_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_string))
         })
         .unwrap_or(text);
-    let message = redact(message, sent_auth);
+    let mut message = redact(message, sent_auth);
+    for value in hidden.iter().filter(|v| v.len() >= 4) {
+        message = message.replace(value.as_str(), "<redacted>");
+    }
     match (status, excerpt(message.trim()).as_str()) {
         (401, "") => "HTTP 401: the credentials were refused".to_string(),
         (_, "") => format!("HTTP {status}"),

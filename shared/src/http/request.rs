@@ -129,6 +129,8 @@ pub struct HttpRequest {
     pub(crate) accept: Vec<StatusCode>,
     /// A problem found while building the request, reported by the client without sending it.
     pub(crate) problem: Option<String>,
+    /// Values the body carries that a reply quoted in an error must not show.
+    pub(crate) hidden: Vec<String>,
 }
 
 impl HttpRequest {
@@ -154,6 +156,7 @@ impl HttpRequest {
             authenticated: true,
             accept: Vec::new(),
             problem: None,
+            hidden: Vec::new(),
         }
     }
 
@@ -241,6 +244,12 @@ impl HttpRequest {
             }
             _ => self.problem = Some(format!("header {name} is not valid")),
         }
+        self
+    }
+
+    /// Values of the body (credentials) blanked out of any reply quoted in an error.
+    pub fn hiding(mut self, values: Vec<String>) -> Self {
+        self.hidden = values;
         self
     }
 

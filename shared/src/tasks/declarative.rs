@@ -324,7 +324,7 @@ fn summary(
         target: request.target.name.clone(),
         source,
         nothing_to_do: plan.counts.changes() == 0 && plan.refused.is_empty(),
-        refused: plan.refused,
+        refused: plan.refused.into_iter().take(SUMMARY_CHANGES).collect(),
         counts: plan.counts,
         changes,
         more_changes,

@@ -497,6 +497,7 @@ impl DirectorClient {
             .header("tenant", &self.tenant)
             .header("accept", "application/json")
             .json(&operation)
+            .hiding(hidden.clone())
             .replayable(replayable)
             .accept(&[StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY]);
         let reply: cynic::GraphQlResponse<T> = self
@@ -618,7 +619,10 @@ impl DirectorClient {
             .run(operation, "unregister application", id, false)
             .await
         {
-            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) if e.is_not_found() => match self.application(id).await? {
+                None => Ok(()),
+                Some(_) => Err(e),
+            },
             other => other.map(|done| tracing::debug!(done = %done.unregister_application.id.inner(), "unregister_application")),
         }
     }
@@ -709,8 +713,20 @@ impl DirectorClient {
 fn sent_secrets(variables: &Value) -> Vec<String> {
     let mut found = Vec::new();
     collect_secrets(variables, false, &mut found);
+    let parts: Vec<String> = found.iter().flat_map(|v| credential_parts(v)).collect();
+    found.extend(parts);
     found.retain(|s| s.len() >= 8);
     found
+}
+
+/// The credentials of a `Scheme value, Scheme value` header (`User …, Organization …, Element …`),
+/// each alone, so that none shows even where a reply quotes the header only in part.
+fn credential_parts(header: &str) -> Vec<String> {
+    header
+        .split(',')
+        .filter_map(|part| part.trim().split_once(' '))
+        .map(|(_, value)| value.trim().to_string())
+        .collect()
 }
 
 fn collect_secrets(value: &Value, secret: bool, found: &mut Vec<String>) {
@@ -801,5 +817,18 @@ mod tests {
         let text = scrubbed(error, &hidden).to_string();
         assert!(!text.contains("e-token-3"), "{text}");
         assert!(text.contains("(at registerApplication)"), "{text}");
+        let partial = TaskError::Api {
+            service: "Compass",
+            operation: "update bundle",
+            resource: "b1".into(),
+            failure: Failure::Rejected,
+            detail: "header 'User u-secret-1, Organization o-sec".into(),
+            retry_after_seconds: None,
+        };
+        let text = scrubbed(partial, &hidden).to_string();
+        assert!(
+            !text.contains("u-secret-1"),
+            "each credential alone is hidden too: {text}"
+        );
     }
 }

@@ -220,6 +220,7 @@ impl CompassConnector {
         })?;
         let have = app::current_body(&current)?;
         let want = app::body_of(entity)?;
+        let headers = self.headers(&entity.id, &want).await?;
         if (&have.description, &have.provider_name) != (&want.description, &want.provider_name) {
             self.director.update(&id, app::update_input(&want)).await?;
         }
@@ -228,7 +229,6 @@ impl CompassConnector {
                 .set_label(&id, LABEL_KEY, want.label.clone())
                 .await?;
         }
-        let headers = self.headers(&entity.id, &want).await?;
         self.sync_bundles(&id, &current, &want, &headers).await
     }
 
