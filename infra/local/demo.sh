@@ -12,8 +12,13 @@
 # (the plan with its field diffs, and the drift event), then applied. Then it reconciles the SAP
 # Open Connectors instances tagged kyma (oc-sim) into applications of a Compass tenant (director-sim;
 # both worlds and their secrets from infra/local/compass-demo.json, input
-# infra/examples/promote-compass-local.json): a plan, then the reconcile. Prints every state as it
-# starts and ends, and after each run a summary read back from where it wrote.
+# infra/examples/promote-compass-local.json): a plan, then the reconcile. Last, it promotes Cloud Data
+# Fusion namespaces, profiles, pipelines and preferences from the instance df-dev (CDAP 6.9.2) to
+# df-qa (6.10.1) of the Data Fusion simulator (cdap-sim, also Google's token endpoint; the world and
+# both secrets from infra/local/datafusion-demo.json, input
+# infra/examples/promote-datafusion-local.json): a plan, the apply with a run of one pipeline waited
+# for, and the apply again, which deploys nothing. Prints every state as it starts and ends, and after
+# each run a summary read back from where it wrote.
 #
 #   infra/local/demo.sh            (make demo)
 #
@@ -47,7 +52,8 @@ input="$FERRY_ROOT/infra/examples/refresh-local.json"
 out="$FERRY_ROOT/.local/demo"
 mkdir -p "$out"
 rm -f "$out/result.json" "$out/promote-result.json" "$out/sesam-plan-result.json" "$out/sesam-result.json" \
-  "$out/compass-plan-result.json" "$out/compass-result.json"
+  "$out/compass-plan-result.json" "$out/compass-result.json" "$out/datafusion-plan-result.json" \
+  "$out/datafusion-result.json" "$out/datafusion-again-result.json"
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   ensure_aws_endpoint > "$out/endpoint.log" 2>&1
@@ -194,7 +200,50 @@ compass_status=0
 promote_step "Compass reconcile (dry_run: false)" "$compass_apply" "$out/compass-result.json" \
   "summary, read back from the Director, the artifact bucket and the events" "${compass_summary[@]}" \
   || compass_status=$?
-for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status" "$compass_plan_status" "$compass_status"; do
+echo
+echo "== promote: Cloud Data Fusion df-dev (CDAP 6.9.2) -> df-qa (6.10.1), input infra/examples/promote-datafusion-local.json"
+datafusion_world="$FERRY_ROOT/infra/local/datafusion-demo.json"
+cargo build --quiet --locked --bin cdap-sim
+cdap_port=$(free_port)
+CDAP_URL="http://127.0.0.1:$cdap_port"
+"$FERRY_PY" - "$datafusion_world" "$FERRY_ROOT" > "$out/cdap-seed.json" <<'PY'
+import json, os, sys
+seed = json.load(open(sys.argv[1]))["cdap"]
+for account in seed["service_accounts"]:
+    account["public_key_file"] = os.path.join(sys.argv[2], account["public_key_file"])
+json.dump(seed, sys.stdout)
+PY
+start_bg "$bin/cdap-sim" --port "$cdap_port" --seed "$out/cdap-seed.json" > "$out/cdap-sim.log" 2>&1
+wait_port "$cdap_port"
+"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
+  --datafusion "$datafusion_world" --datafusion-url "$CDAP_URL" > "$out/datafusion-seed.log"
+echo "started cdap-sim at $CDAP_URL (Google's token endpoint and the Data Fusion API): df-dev on CDAP 6.9.2"
+echo "(namespaces default and sales, three pipelines, a Dataproc profile, preferences) and df-qa on 6.10.1"
+echo "(GCS-Parquet-To-AVRO with another sink format, legacy-export); both secrets hold the test-only"
+echo "service-account key of tests/fixtures/google (log: .local/demo/cdap-sim.log)"
+datafusion_plan="$out/promote-datafusion-plan.json"
+datafusion_apply="$out/promote-datafusion.json"
+sed "s#\${CDAP_URL}#$CDAP_URL#g" "$FERRY_ROOT/infra/examples/promote-datafusion-local.json" > "$datafusion_plan"
+"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
+  "$datafusion_plan" "$datafusion_apply"
+datafusion_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/datafusion_summary.py" --endpoint "$AWS_ENDPOINT_URL"
+  --cdap "$CDAP_URL" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
+"${datafusion_summary[@]}" --input "$datafusion_plan" --snapshot "$out/datafusion-before.json"
+datafusion_plan_status=0
+promote_step "Data Fusion plan (dry_run: true)" "$datafusion_plan" "$out/datafusion-plan-result.json" \
+  "the plan, read back from the artifact bucket and df-qa" "${datafusion_summary[@]}" \
+  --before "$out/datafusion-before.json" || datafusion_plan_status=$?
+datafusion_status=0
+promote_step "Data Fusion apply (dry_run: false), then a run of default/GCS-Parquet-To-AVRO" "$datafusion_apply" \
+  "$out/datafusion-result.json" "summary, read back from df-qa, its deploy counts and the artifact bucket" \
+  "${datafusion_summary[@]}" --before "$out/datafusion-before.json" || datafusion_status=$?
+"${datafusion_summary[@]}" --input "$datafusion_apply" --snapshot "$out/datafusion-before-again.json"
+datafusion_again_status=0
+promote_step "Data Fusion apply again (nothing left to deploy; the run starts all the same)" "$datafusion_apply" \
+  "$out/datafusion-again-result.json" "summary, read back from df-qa, its deploy counts and the artifact bucket" \
+  "${datafusion_summary[@]}" --before "$out/datafusion-before-again.json" || datafusion_again_status=$?
+for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status" "$compass_plan_status" "$compass_status" \
+  "$datafusion_plan_status" "$datafusion_status" "$datafusion_again_status"; do
   [ "$code" -ne 0 ] && exit "$code"
 done
 exit 0

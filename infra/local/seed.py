@@ -8,13 +8,14 @@ consumers streams_test_blue (enabled) and streams_test_green (disabled), the dep
 efcms-deploy-test, the bucket test-documents.
 ferry's own account (123456789012): the masking key secret ferry/masking-key.
 
-Re-running is safe: what exists is left as it is (a secret named by --spark or --sesam gets the
-file's value).
+Re-running is safe: what exists is left as it is (a secret named by --spark, --sesam, --compass or
+--datafusion gets the file's value).
 
 Usage: python infra/local/seed.py --endpoint http://127.0.0.1:PORT [--reset] [--world WORLD]
            [--glue-fails MESSAGE] [--glue-polls N] [--stale-objects N] [--artifact-bucket NAME]
            [--write-delay-ms N]
            [--spark FILE [--spark-url URL]] [--sesam FILE [--sesam-url URL]] [--compass FILE]
+           [--datafusion FILE [--datafusion-url URL]]
 
 Worlds (each one the demo world above plus what it names; --world none seeds nothing):
   demo          the world above (the default)
@@ -52,12 +53,20 @@ Options that apply to any world:
                       "secrets" (Open Connectors {"user_secret", "organization_secret"}, a Compass
                       client's {"client_id", "client_secret"}) are stored like --spark's; its "oc" and
                       "director" parts are the simulators' own seed files (oc-sim, director-sim --seed)
+  --datafusion FILE   a local Data Fusion world (infra/local/datafusion-demo.json is the demo's):
+                      FILE's "secrets" (Google credentials JSON) are stored like --spark's; a secret
+                      written {"key_file": PATH, ...} is PATH's JSON (relative to the repository,
+                      such as tests/fixtures/google/service-account.json) with the other fields set
+                      over it; with --datafusion-url, `${CDAP_URL}` in them becomes URL (the Data
+                      Fusion simulator, whose token endpoint is URL/token); its "cdap" part is the
+                      simulator's own seed file (cdap-sim --seed)
 """
 
 import argparse
 import json
 import random
 import urllib.request
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
@@ -65,6 +74,7 @@ from botocore.exceptions import ClientError
 REGION = "us-east-1"
 PROD = "111111111111"
 TEST = "222222222222"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def clients(endpoint, account):
@@ -309,12 +319,37 @@ def sesam_world(endpoint, path, sesam_url, reset_first):
           + (f" and node(s) {', '.join(n['name'] for n in nodes)} at {sesam_url}" if sesam_url and nodes else ""))
 
 
-def compass_world(endpoint, path):
-    """Stores the Compass world's secrets (Open Connectors, Compass client) in ferry's own account."""
+def filled(value, placeholders):
+    """`value` with every `${NAME}` of `placeholders` in its strings replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: filled(v, placeholders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [filled(v, placeholders) for v in value]
+    if isinstance(value, str):
+        for name, text in placeholders.items():
+            value = value.replace(f"${{{name}}}", text)
+    return value
+
+
+def with_key_file(value):
+    """A secret given as {"key_file": PATH, ...}: PATH's JSON (relative to the repository) with the
+    other fields set over it; any other value as it is."""
+    if not isinstance(value, dict) or "key_file" not in value:
+        return value
+    rest = {k: v for k, v in value.items() if k != "key_file"}
+    with open(REPOSITORY / value["key_file"], encoding="utf-8") as file:
+        return {**json.load(file), **rest}
+
+
+def world_secrets(endpoint, path, purpose, placeholders=None):
+    """Stores a world file's "secrets" in ferry's own account (`${NAME}` placeholders filled, key
+    files read) and says so."""
     with open(path, encoding="utf-8") as file:
         world = json.load(file)
-    arns = store_secrets(endpoint, world.get("secrets", {}))
-    print(f"seeded {len(arns)} secret(s) for Compass reconciles in 123456789012"
+    values = {name: with_key_file(filled(value, placeholders or {}))
+              for name, value in world.get("secrets", {}).items()}
+    arns = store_secrets(endpoint, values)
+    print(f"seeded {len(arns)} secret(s) for {purpose} in 123456789012"
           + (f" ({', '.join(arns)})" if arns else ""))
 
 
@@ -363,11 +398,15 @@ def main():
     parser.add_argument("--sesam", metavar="FILE")
     parser.add_argument("--sesam-url", metavar="URL")
     parser.add_argument("--compass", metavar="FILE")
+    parser.add_argument("--datafusion", metavar="FILE")
+    parser.add_argument("--datafusion-url", metavar="URL")
     args = parser.parse_args()
     if args.spark_url and not args.spark:
         parser.error("--spark-url needs --spark FILE")
     if args.sesam_url and not args.sesam:
         parser.error("--sesam-url needs --sesam FILE")
+    if args.datafusion_url and not args.datafusion:
+        parser.error("--datafusion-url needs --datafusion FILE")
     if args.write_delay_ms is not None and args.write_delay_ms < 0:
         parser.error("--write-delay-ms needs N >= 0")
     if args.reset:
@@ -392,7 +431,10 @@ def main():
     if args.sesam:
         sesam_world(args.endpoint, args.sesam, args.sesam_url, args.reset)
     if args.compass:
-        compass_world(args.endpoint, args.compass)
+        world_secrets(args.endpoint, args.compass, "Compass reconciles")
+    if args.datafusion:
+        world_secrets(args.endpoint, args.datafusion, "Data Fusion promotions",
+                      {"CDAP_URL": args.datafusion_url} if args.datafusion_url else None)
     if args.write_delay_ms is not None:
         write_delay(args.endpoint, args.write_delay_ms)
     if (args.world not in ("demo", "none") or args.glue_fails or args.stale_objects or args.artifact_bucket

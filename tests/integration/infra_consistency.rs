@@ -109,7 +109,8 @@ fn example_inputs_are_valid_promote_requests() {
             .replace("${SESAM_URL}", "http://127.0.0.1:8081")
             .replace("${GIT_URL}", "http://127.0.0.1:8082")
             .replace("${OC_URL}", "http://127.0.0.1:8083/elements/api-v2")
-            .replace("${DIRECTOR_URL}", "http://127.0.0.1:8084");
+            .replace("${DIRECTOR_URL}", "http://127.0.0.1:8084")
+            .replace("${CDAP_URL}", "http://127.0.0.1:8085");
         let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
         let request =
             PromoteRequest::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

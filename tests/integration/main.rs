@@ -1,9 +1,11 @@
 //! ferry's integration tests: every step through its real SDK calls against a local AWS endpoint
 //! holding two accounts (prod 111111111111 and test 222222222222), plus the contract fixtures.
 
+mod cdap_sim;
 mod compass_promote;
 mod contract_fixtures;
 mod copy_table;
+mod datafusion_promote;
 mod deploy_table;
 mod director_sim;
 mod git_source;

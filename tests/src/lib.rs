@@ -3,6 +3,7 @@
 //! assuming roles, unique resource names, and fixture builders.
 #![allow(clippy::disallowed_methods)] // tests read their own settings from the environment
 
+pub mod cdap_sim;
 pub mod director_sim;
 pub mod fixtures;
 pub mod git_server;

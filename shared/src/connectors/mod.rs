@@ -7,6 +7,7 @@
 //! `check-status`) store bundles and drive the state machine; connectors only talk to the platform.
 
 pub mod compass;
+pub mod datafusion;
 pub mod sesam;
 pub mod spark;
 

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::datafusion::DataFusionInstance;
 use super::promote::SparkTenant;
 use super::refresh::Environment;
 
@@ -43,6 +44,25 @@ pub enum JobHandle {
         /// The job id.
         id: String,
     },
+    /// Pipeline runs on a Data Fusion instance, started after a promotion.
+    DataFusionRuns {
+        /// The instance they run on.
+        target: DataFusionInstance,
+        /// The runs.
+        runs: Vec<PipelineRun>,
+    },
+}
+
+/// One pipeline run on a Data Fusion instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineRun {
+    /// Its namespace.
+    pub namespace: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The run id CDAP gave it.
+    pub run_id: String,
 }
 
 impl JobHandle {
@@ -65,6 +85,9 @@ impl JobHandle {
             }
             JobHandle::SparkImport { spark, id } => {
                 format!("spark import job '{id}' on tenant '{}'", spark.tenant)
+            }
+            JobHandle::DataFusionRuns { target, runs } => {
+                format!("{} pipeline run(s) on '{}'", runs.len(), target.describe())
             }
         }
     }

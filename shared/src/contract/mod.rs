@@ -5,6 +5,7 @@
 //! `promote_steps` the per-step inputs and outputs; `job` the job handles that `check-status` polls.
 
 pub mod compass;
+pub mod datafusion;
 pub mod job;
 pub mod promote;
 pub mod promote_steps;
@@ -14,7 +15,8 @@ pub mod steps;
 mod validate;
 
 pub use compass::{CompassSelection, CompassTarget, Credentials, OpenConnectorsSource};
-pub use job::{JobHandle, JobState, JobStatus, MappingState};
+pub use datafusion::{DataFusionInstance, DataFusionSelection, StartPipeline};
+pub use job::{JobHandle, JobState, JobStatus, MappingState, PipelineRun};
 pub use promote::{
     Platform, PromoteRequest, PromoteSide, ServiceMapping, ServicesExisting, SparkSelection,
     SparkTenant, Upgrade, VersionFilter, split_uri,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::compass::{CompassSelection, CompassTarget, OpenConnectorsSource};
+use super::datafusion::{DataFusionInstance, DataFusionSelection};
 use super::refresh::Polling;
 use super::sesam::{GitSource, SesamNode, SesamSelection};
 use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join};
@@ -26,6 +27,9 @@ pub enum Platform {
     Sesam,
     /// SAP Open Connectors instances reconciled into Kyma Compass applications, declarative.
     Compass,
+    /// Cloud Data Fusion namespaces, compute profiles, pipelines and preferences, declarative.
+    #[serde(rename = "datafusion")]
+    DataFusion,
 }
 
 impl Platform {
@@ -35,6 +39,7 @@ impl Platform {
             Platform::Spark => "spark",
             Platform::Sesam => "sesam",
             Platform::Compass => "compass",
+            Platform::DataFusion => "datafusion",
         }
     }
 }
@@ -86,6 +91,9 @@ pub struct PromoteSide {
     /// A Compass Director tenant (targets only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compass: Option<CompassTarget>,
+    /// A Cloud Data Fusion instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datafusion: Option<DataFusionInstance>,
     /// A stored bundle, `s3://<artifact bucket>/bundles/<platform>/<run>/[before/]` (sources only:
     /// rollback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +110,7 @@ impl PromoteSide {
             sesam: None,
             open_connectors: None,
             compass: None,
+            datafusion: None,
             bundle: None,
         }
     }
@@ -218,6 +227,9 @@ pub struct PromoteRequest {
     /// What to reconcile on Compass, and its guards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compass: Option<CompassSelection>,
+    /// What to promote on Data Fusion, and its guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datafusion: Option<DataFusionSelection>,
     /// Job polling.
     pub polling: Polling,
 }
@@ -239,6 +251,23 @@ impl PromoteRequest {
 
     /// The guards of a declarative promotion (the platform's selection names them).
     pub fn guards(&self) -> crate::declarative::Guards {
+        if let (Platform::DataFusion, Some(selection)) = (&self.platform, &self.datafusion) {
+            // A protected pipeline's own preferences are protected with it.
+            let preferences = selection.protect.iter().filter_map(|p| {
+                p.strip_prefix("pipeline/")
+                    .map(|id| format!("preferences/{id}"))
+            });
+            return crate::declarative::Guards {
+                protect: selection
+                    .protect
+                    .iter()
+                    .cloned()
+                    .chain(preferences)
+                    .collect(),
+                prune: selection.prune,
+                max_delete: selection.max_delete,
+            };
+        }
         match (&self.platform, &self.sesam, &self.compass) {
             (Platform::Sesam, Some(sesam), _) => crate::declarative::Guards {
                 protect: sesam.protect.clone(),
@@ -268,7 +297,15 @@ impl Validator {
             "",
             raw,
             &[
-                "dry_run", "platform", "source", "target", "spark", "sesam", "compass", "polling",
+                "dry_run",
+                "platform",
+                "source",
+                "target",
+                "spark",
+                "sesam",
+                "compass",
+                "datafusion",
+                "polling",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
@@ -282,6 +319,7 @@ impl Validator {
         }
         let polling = self.polling(&root);
         let mut compass = Some(None);
+        let mut datafusion = Some(None);
         let (source, target, spark, sesam) = match platform {
             Platform::Spark => {
                 let source = self.spark_side(&root, "source");
@@ -307,6 +345,15 @@ impl Validator {
                 compass = self.compass_selection(&root, source.as_ref()).map(Some);
                 (source, target, Some(None), Some(None))
             }
+            Platform::DataFusion => {
+                let source = self.datafusion_source(&root);
+                let target = self.datafusion_target(&root);
+                datafusion = self.datafusion_selection(&root).map(Some);
+                if let (Some(source), Some(target)) = (&source, &target) {
+                    self.datafusion_not_onto_itself(source, target);
+                }
+                (source, target, Some(None), Some(None))
+            }
         };
         if let (Some(source), Some(target)) = (&source, &target)
             && source.name == target.name
@@ -321,6 +368,7 @@ impl Validator {
             spark: spark?,
             sesam: sesam?,
             compass: compass?,
+            datafusion: datafusion?,
             polling,
         })
     }
@@ -331,17 +379,13 @@ impl Validator {
             "spark" => Some(Platform::Spark),
             "sesam" => Some(Platform::Sesam),
             "compass" => Some(Platform::Compass),
-            "datafusion" => {
-                self.problem(
-                    "platform",
-                    format!("'{name}' is not supported yet (supported: spark, sesam, compass)"),
-                );
-                None
-            }
+            "datafusion" => Some(Platform::DataFusion),
             _ => {
                 self.problem(
                     "platform",
-                    format!("'{name}' is not a platform (expected spark, sesam or compass)"),
+                    format!(
+                        "'{name}' is not a platform (expected spark, sesam, compass or datafusion)"
+                    ),
                 );
                 None
             }
@@ -651,9 +695,10 @@ impl Validator {
 /// The selection keys of the platforms other than `platform`.
 fn other_platforms(platform: Platform) -> &'static [&'static str] {
     match platform {
-        Platform::Spark => &["sesam", "compass"],
-        Platform::Sesam => &["spark", "compass"],
-        Platform::Compass => &["spark", "sesam"],
+        Platform::Spark => &["sesam", "compass", "datafusion"],
+        Platform::Sesam => &["spark", "compass", "datafusion"],
+        Platform::Compass => &["spark", "sesam", "datafusion"],
+        Platform::DataFusion => &["spark", "sesam", "compass"],
     }
 }
 
@@ -820,11 +865,11 @@ mod tests {
     #[test]
     fn names_unsupported_platforms_and_foreign_selections() {
         let mut raw = valid();
-        raw["platform"] = json!("datafusion");
+        raw["platform"] = json!("informatica");
         assert!(
             problems(&raw)
                 .iter()
-                .any(|p| p.starts_with("platform: 'datafusion' is not supported yet"))
+                .any(|p| p.starts_with("platform: 'informatica' is not a platform"))
         );
         let mut raw = valid();
         raw["sesam"] = json!({"prune": true});

@@ -151,6 +151,22 @@ pub enum ImportServiceInput {
         #[serde(default)]
         bundle: Option<Bundle>,
     },
+    /// Run the pipelines the request names after the promotion (Data Fusion `start`), or find
+    /// the runs this promotion started.
+    Start {
+        /// The execution name (every run carries it).
+        run_id: String,
+        /// The validated request.
+        request: PromoteRequest,
+    },
+}
+
+/// Output of `import-service` `start`: the runs to wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsStarted {
+    /// The runs, as a job handle for `check-status`.
+    pub job: JobHandle,
 }
 
 /// What an import does to one destination service.

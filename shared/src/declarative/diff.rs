@@ -96,6 +96,8 @@ pub fn is_secret_name(name: &str) -> bool {
         "privatekey",
         "credential",
         "authorization",
+        "accountkey",
+        "serviceaccountjson",
     ]
     .iter()
     .any(|needle| lower.contains(needle))

@@ -131,7 +131,7 @@ impl Auth for StaticAuth {
 }
 
 /// Inserts `name: value` marked sensitive.
-fn put(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), AuthError> {
+pub(super) fn put(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), AuthError> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| AuthError::new(Failure::Rejected, format!("'{name}' is not a header name")))?;
     let mut value = HeaderValue::from_str(value).map_err(|_| {
@@ -154,14 +154,24 @@ pub fn strip_bearer(token: &str) -> &str {
     }
 }
 
-/// OAuth2 client credentials (RFC 6749 §4.4, the id and secret sent in the form body), exchanged
-/// for bearer tokens cached process-wide.
+/// An OAuth2 token grant whose bearer tokens are cached process-wide: client credentials
+/// (RFC 6749 §4.4, the id and secret sent in the form body), or a JWT bearer assertion (RFC 7523,
+/// a Google service-account key signing a fresh assertion for every token).
 #[derive(Clone)]
 pub struct OAuthClientCredentials {
     token_url: Url,
     client_id: String,
     client_secret: SecretString,
     scope: Option<String>,
+    assertion: Option<Arc<dyn Assertion>>,
+}
+
+/// Signs the assertion of a JWT bearer grant (the key never leaves it).
+pub trait Assertion: Send + Sync {
+    /// A signed assertion for `scope` at `token_url`, valid from now.
+    fn sign(&self, token_url: &Url, scope: &str) -> Result<SecretString, AuthError>;
+    /// What people call the signer (`google service account 'a@p.iam.gserviceaccount.com'`).
+    fn kind(&self) -> String;
 }
 
 impl fmt::Debug for OAuthClientCredentials {
@@ -170,6 +180,7 @@ impl fmt::Debug for OAuthClientCredentials {
             .field("token_url", &self.token_url.as_str())
             .field("client_id", &self.client_id)
             .field("scope", &self.scope)
+            .field("assertion", &self.assertion.as_ref().map(|a| a.kind()))
             .finish_non_exhaustive()
     }
 }
@@ -190,7 +201,26 @@ impl OAuthClientCredentials {
             client_id: client_id.into(),
             client_secret,
             scope: None,
+            assertion: None,
         })
+    }
+
+    /// A JWT bearer grant at `token_url`: `signer` signs a fresh assertion for every token;
+    /// `client_id` names it in the cache and in messages, `key_digest` (a digest of the key, never
+    /// the key) tells a rotated key from the old one.
+    pub fn jwt_bearer(
+        token_url: Url,
+        client_id: impl Into<String>,
+        key_digest: &str,
+        signer: Arc<dyn Assertion>,
+    ) -> Self {
+        OAuthClientCredentials {
+            token_url,
+            client_id: client_id.into(),
+            client_secret: SecretString::from(key_digest.to_string()),
+            scope: None,
+            assertion: Some(signer),
+        }
     }
 
     /// Asks for `scope` (space-separated scopes).
@@ -228,12 +258,22 @@ impl OAuthClientCredentials {
     }
 
     async fn fetch(&self, http: &reqwest::Client) -> Result<CachedToken, AuthError> {
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
-        ];
-        if let Some(scope) = &self.scope {
+        let signed;
+        let mut form = match &self.assertion {
+            Some(signer) => {
+                signed = signer.sign(&self.token_url, self.scope.as_deref().unwrap_or(""))?;
+                vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", signed.expose_secret()),
+                ]
+            }
+            None => vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose_secret()),
+            ],
+        };
+        if let (Some(scope), None) = (&self.scope, &self.assertion) {
             form.push(("scope", scope));
         }
         let response = http
@@ -256,7 +296,7 @@ impl OAuthClientCredentials {
                 400 | 401 | 403 => AuthError::new(
                     Failure::Unauthorized,
                     format!(
-                        "the token endpoint refused client '{id}' (HTTP {code}): check the client id and secret"
+                        "the token endpoint refused client '{id}' (HTTP {code}): check the client's credentials"
                     ),
                 ),
                 _ => AuthError::new(
@@ -274,7 +314,10 @@ impl OAuthClientCredentials {
 
 impl Auth for OAuthClientCredentials {
     fn kind(&self) -> String {
-        format!("oauth client '{}'", self.client_id)
+        match &self.assertion {
+            Some(signer) => signer.kind(),
+            None => format!("oauth client '{}'", self.client_id),
+        }
     }
 
     fn headers<'a>(

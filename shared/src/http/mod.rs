@@ -34,6 +34,7 @@
 
 mod auth;
 mod binding;
+mod google;
 mod request;
 mod retry;
 mod secret;
@@ -49,8 +50,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-pub use self::auth::{Auth, AuthError, OAuthClientCredentials, StaticAuth, strip_bearer};
+pub use self::auth::{
+    Assertion, Auth, AuthError, OAuthClientCredentials, StaticAuth, strip_bearer,
+};
 pub use self::binding::{HostBinding, parse_hosts};
+pub use self::google::{
+    CLOUD_PLATFORM_SCOPE, GOOGLE_DOMAINS, GoogleCredentials, google_credentials,
+};
 pub use self::request::{Body, HttpRequest, Part};
 pub use self::retry::{RetryPolicy, classify_status, retry_after};
 use self::retry::{ceil_seconds, full_jitter};

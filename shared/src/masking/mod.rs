@@ -62,6 +62,7 @@
 //! measures it against the Python twin.
 
 mod glob;
+pub(crate) use glob::glob_match;
 mod scan;
 
 use std::collections::{HashMap, HashSet};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::aws::Aws;
-use crate::connectors::spark;
+use crate::connectors::{datafusion, spark};
 use crate::contract::promote::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use crate::contract::{
     CheckStatusInput, Environment, JobHandle, JobState, JobStatus, MappingState,
@@ -35,6 +35,11 @@ pub async fn check_status(aws: &Aws, input: CheckStatusInput) -> Result<JobStatu
         } => {
             let client = session.lambda(environment).await?;
             mappings_status(&client, environment, mapping_ids, *want).await
+        }
+        JobHandle::DataFusionRuns { target, runs } => {
+            let timeout = Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+            let client = datafusion::open(&session, target, "target", timeout).await?;
+            datafusion::runs::status(&client, runs).await
         }
         JobHandle::SparkExport { spark, .. } | JobHandle::SparkImport { spark, .. } => {
             let timeout = Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECONDS);

@@ -17,9 +17,10 @@ use serde_json::{Value, json};
 use crate::aws::Session;
 use crate::aws::objects::{get_bytes, put_bytes, uri};
 use crate::connectors::compass::CompassConnector;
+use crate::connectors::datafusion::{self, DataFusionConnector};
 use crate::connectors::sesam::SesamConnector;
 use crate::contract::{
-    Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest,
+    Bundle, DeclarativeApplied, DeclarativePlanOutput, Platform, PromoteRequest, RunsStarted,
 };
 use crate::declarative::plan::SUMMARY_CHANGES;
 use crate::declarative::{
@@ -39,7 +40,10 @@ const SUMMARY_BYTES: usize = 32 * 1024;
 
 /// Whether `platform` is declarative (its promote steps run here).
 pub fn is_declarative(platform: Platform) -> bool {
-    matches!(platform, Platform::Sesam | Platform::Compass)
+    matches!(
+        platform,
+        Platform::Sesam | Platform::Compass | Platform::DataFusion
+    )
 }
 
 /// The declarative connectors: adding a platform is one variant here and one arm in each method
@@ -47,6 +51,7 @@ pub fn is_declarative(platform: Platform) -> bool {
 enum Platforms {
     Sesam(SesamConnector),
     Compass(CompassConnector),
+    DataFusion(DataFusionConnector),
 }
 
 /// The connector of a declarative request, with both sides' credentials checked.
@@ -57,6 +62,9 @@ async fn connect(request: &PromoteRequest, session: &Session) -> Result<Platform
         )),
         Platform::Compass => Ok(Platforms::Compass(
             CompassConnector::connect(request, session).await?,
+        )),
+        Platform::DataFusion => Ok(Platforms::DataFusion(
+            DataFusionConnector::connect(request, session).await?,
         )),
         other => Err(TaskError::Mismatch(format!(
             "platform '{}' is not declarative",
@@ -70,6 +78,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.refusals(plan, desired),
             Platforms::Compass(c) => c.refusals(plan, desired),
+            Platforms::DataFusion(c) => c.refusals(plan, desired),
         }
     }
 
@@ -77,6 +86,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.concurrency(),
             Platforms::Compass(c) => c.concurrency(),
+            Platforms::DataFusion(c) => c.concurrency(),
         }
     }
 
@@ -84,6 +94,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.kinds(),
             Platforms::Compass(c) => c.kinds(),
+            Platforms::DataFusion(c) => c.kinds(),
         }
     }
 
@@ -91,6 +102,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.read_source().await,
             Platforms::Compass(c) => c.read_source().await,
+            Platforms::DataFusion(c) => c.read_source().await,
         }
     }
 
@@ -98,6 +110,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.read_target().await,
             Platforms::Compass(c) => c.read_target().await,
+            Platforms::DataFusion(c) => c.read_target().await,
         }
     }
 
@@ -109,6 +122,7 @@ impl Declarative for Platforms {
         match self {
             Platforms::Sesam(c) => c.apply_change(change, desired).await,
             Platforms::Compass(c) => c.apply_change(change, desired).await,
+            Platforms::DataFusion(c) => c.apply_change(change, desired).await,
         }
     }
 }
@@ -117,6 +131,7 @@ impl Declarative for Platforms {
 fn selection(request: &PromoteRequest) -> Value {
     match request.platform {
         Platform::Compass => json!(request.compass),
+        Platform::DataFusion => json!(request.datafusion),
         _ => json!(request.sesam),
     }
 }
@@ -379,6 +394,23 @@ pub async fn apply(
         count: applied.len() as u64,
         applied: applied.into_iter().take(SUMMARY_CHANGES).collect(),
     })
+}
+
+/// Runs the pipelines a Data Fusion request names in `start` (after the apply and verify, or
+/// when nothing needed applying) and returns the runs to wait for.
+pub async fn start_runs(
+    session: &Session,
+    request: &PromoteRequest,
+    run_id: &str,
+) -> Result<RunsStarted, TaskError> {
+    if request.platform != Platform::DataFusion {
+        return Err(TaskError::Mismatch(format!(
+            "platform '{}' starts no runs",
+            request.platform.as_str()
+        )));
+    }
+    let job = datafusion::start_runs(request, session, run_id).await?;
+    Ok(RunsStarted { job })
 }
 
 /// Plans again: the target must now match the bundle.

@@ -30,6 +30,10 @@ pub async fn import_service_within(
     budget: Budget,
 ) -> Result<Value, TaskError> {
     let output = match input {
+        ImportServiceInput::Start { run_id, request } => {
+            let session = aws.session(&run_id);
+            to_value(declarative::start_runs(&session, &request, &run_id).await?)
+        }
         ImportServiceInput::Plan {
             run_id,
             request,

@@ -14,7 +14,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import {
   startSimulator,
   statesEntered,
 } from './harness.mjs';
+import { filesUnder, runFacts, sweepBucket } from './declarative.mjs';
 
 // Credentials of this run: none of them may show up in a payload, manifest, event, object or log.
 const USER_SECRET = `oc-user-${randomBytes(12).toString('hex')}`;
@@ -63,12 +64,6 @@ const REMOVED = 1030;
 const PROTECTED = 1040;
 const HALF = FIRST_ID + INSTANCES;
 const WITH_CREDS = [1050, 1051];
-
-/** Runs a Python `script` (with infra/local importable) and parses what it prints as JSON. */
-function python(script, args, input) {
-  const prelude = `import sys; sys.path.insert(0, ${JSON.stringify(INFRA_LOCAL)})\n`;
-  return JSON.parse(run(PYTHON, ['-c', prelude + script, ...args], { input }));
-}
 
 /**
  * A loopback relay of the Director's token endpoint that keeps every access token it hands out,
@@ -303,34 +298,6 @@ function ids(from, count) {
   return Array.from({ length: count }, (_, i) => from + i);
 }
 
-/** Everything a run left in the artifact bucket but the entity files, and its events. */
-const RUN_FACTS = `
-import json
-from promote_summary import as_json, read, run_manifest_facts, s3_client
-from sesam_summary import run_events
-endpoint, bucket, run_id = sys.argv[1:4]
-s3 = s3_client(endpoint)
-prefix = f"bundles/compass/{run_id}/"
-keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for o in page.get("Contents", [])]
-def text(key):
-    body = read(s3, bucket, key)
-    return None if body is None else body.decode()
-def entity_set(at):
-    return {"manifest": as_json(text(f"{at}manifest.json")),
-            "files": sum(1 for k in keys if k.startswith(at) and k.count("/") == at.count("/") + 1 and k.endswith(".json")
-                         and not k.endswith("manifest.json"))}
-print(json.dumps({"keys": keys, "bundle": entity_set(prefix), "before": entity_set(f"{prefix}before/"),
-                  "plan_file": as_json(text(f"{prefix}plan.json")),
-                  "run_manifest": run_manifest_facts(s3, bucket, run_id), "events": run_events(endpoint, run_id)}))
-`;
-
-function runFacts(result) {
-  const facts = python(RUN_FACTS, [endpoint.url, BUCKET, result.runId]);
-  facts.outcome = facts.run_manifest.manifest?.outcome;
-  return facts;
-}
-
 // Texts of every run of this file (outputs, execution events, function inputs, errors, run
 // manifests, ferry events) for the secrets test; stored objects are read there.
 const seen = [];
@@ -339,7 +306,7 @@ const runs = [];
 async function execute(input, label) {
   const before = (await ocRequests()).length;
   const result = await promote(functions, input, label);
-  const facts = runFacts(result);
+  const facts = runFacts(endpoint.url, BUCKET, 'compass', result.runId);
   const requests = (await ocRequests()).slice(before);
   seen.push([`${label}: execution output`, JSON.stringify(result.output)]);
   seen.push([`${label}: execution events`, JSON.stringify(result.events)]);
@@ -450,13 +417,13 @@ test('a second run finds nothing to do and sends no mutation', { timeout: TEST_T
   const { result } = await execute(request(), 'again');
   assert.equal(result.status, 'SUCCEEDED', failure(result));
   const entered = statesEntered(result);
-  assert.deepEqual(entered.slice(entered.indexOf('AnythingToApply')), ['AnythingToApply', 'ReportSuccess', 'Succeeded']);
+  assert.deepEqual(entered.slice(entered.indexOf('AnythingToApply')), ['AnythingToApply', 'AnythingToStart', 'ReportSuccess', 'Succeeded']);
   const plan = result.output.results.plan;
   assert.equal(plan.nothing_to_do, true);
   assert.deepEqual(plan.counts, { create: 0, update: 0, delete: 0, unchanged: INSTANCES, kept: 0, protected: 0 });
   assert.equal((await counts()).mutations, countsBefore.mutations);
   assert.deepEqual(await apps(), before);
-  note(`execution SUCCEEDED in ${took(result)} via AnythingToApply > ReportSuccess: ${INSTANCES} unchanged, no mutation`);
+  note(`execution SUCCEEDED in ${took(result)} via AnythingToApply > AnythingToStart > ReportSuccess: ${INSTANCES} unchanged, no mutation`);
 });
 
 test('more deletions than max_delete are refused before anything is written', { timeout: TEST_TIMEOUT }, async () => {
@@ -596,36 +563,6 @@ test('element_header credentials give each bundle the instance\'s header, and a 
  * of the values given on standard input (one per line, never written to a file), and every file
  * a manifest lists whose stored bytes do not match its sha256.
  */
-const SWEEP = `
-import hashlib, json
-from concurrent.futures import ThreadPoolExecutor
-from promote_summary import as_json, read, s3_client
-endpoint, bucket = sys.argv[1:3]
-secrets = [line for line in sys.stdin.read().splitlines() if line]
-s3 = s3_client(endpoint)
-keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
-with ThreadPoolExecutor(16) as pool:
-    bodies = dict(zip(keys, pool.map(lambda k: read(s3, bucket, k) or b"", keys)))
-leaks = sorted(k for k, body in bodies.items() if any(s.encode() in body for s in secrets))
-mismatched, listed = [], 0
-for key, body in bodies.items():
-    if not key.startswith("bundles/") or not key.endswith("/manifest.json"):
-        continue
-    manifest = as_json(body) or {}
-    for entry in manifest.get("files", []):
-        listed += 1
-        if hashlib.sha256(bodies.get(entry["key"], b"")).hexdigest() != entry["sha256"]:
-            mismatched.append(entry["key"])
-print(json.dumps({"objects": len(keys), "bytes": sum(map(len, bodies.values())), "leaks": leaks,
-                  "listed": listed, "mismatched": mismatched}))
-`;
-
-/** Every file under `dir`, recursively, with its text. */
-function filesUnder(dir) {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name)).map((path) => [path, readFileSync(path, 'utf8')]);
-}
-
 test('no OC secret, client secret, instance token or access token in outputs, events, objects or logs', { timeout: TEST_TIMEOUT }, async () => {
   const org = await oc.control('GET', `/control/orgs/${ORG}`);
   const tokens = org.instances.map((i) => i.token);
@@ -633,7 +570,7 @@ test('no OC secret, client secret, instance token or access token in outputs, ev
   assert.ok(tap.tokens.size > 0, 'the tap saw no access token');
   assert.ok(tokens.length > INSTANCES && tokens.every((t) => t.length >= 32), 'instance tokens');
 
-  const sweep = python(SWEEP, [endpoint.url, BUCKET], `${secrets.join('\n')}\n`);
+  const sweep = sweepBucket(endpoint.url, BUCKET, secrets);
   assert.deepEqual(sweep.leaks, []);
   assert.deepEqual(sweep.mismatched, []);
   assert.ok(sweep.objects > 1000 && sweep.listed > 1000, JSON.stringify(sweep));

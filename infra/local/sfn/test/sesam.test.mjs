@@ -303,13 +303,13 @@ test('a second run finds nothing to do: no apply, no verify, no write', { timeou
   const { result, facts } = await run(input, 'again');
   assert.equal(result.status, 'SUCCEEDED', failure(result));
   const entered = statesEntered(result);
-  assert.deepEqual(entered.slice(entered.indexOf('AnythingToApply')), ['AnythingToApply', 'ReportSuccess', 'Succeeded']);
+  assert.deepEqual(entered.slice(entered.indexOf('AnythingToApply')), ['AnythingToApply', 'AnythingToStart', 'ReportSuccess', 'Succeeded']);
   assert.ok(!entered.includes('ImportService') && !entered.includes('Verify'), entered.join(' > '));
   const plan = result.output.results.plan;
   assert.equal(plan.nothing_to_do, true);
   assert.deepEqual(plan.changes, []);
   assert.deepEqual(plan.counts, { create: 0, update: 0, delete: 0, unchanged: 6, kept: 0, protected: 1 });
-  note(`second execution SUCCEEDED via AnythingToApply > ReportSuccess: 6 unchanged, 1 protected`);
+  note(`second execution SUCCEEDED via AnythingToApply > AnythingToStart > ReportSuccess: 6 unchanged, 1 protected`);
   assert.deepEqual(await writes(), writesBefore);
   assert.deepEqual(state(await sim.node(NODE)), desiredState());
   assert.equal(facts.outcome, 'SUCCEEDED');
