@@ -12,12 +12,13 @@ $(STAMP): infra/local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-## lint: formatting, clippy, docs, the SAM template and the local AWS endpoint's patches
+## lint: formatting, clippy, docs, the SAM template, the example CI workflows and the local AWS endpoint's patches
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 	$(VENV)/bin/cfn-lint template.yaml infra/accounts/*.yaml infra/glue/*.yaml
+	$(VENV)/bin/actionlint infra/examples/ci/*.yml
 	$(VENV)/bin/python infra/local/render_template.py
 	$(VENV)/bin/python infra/local/check_moto_patches.py > /dev/null
 
@@ -70,6 +71,18 @@ run-local: setup $(SFN_STAMP)
 ##   node (plan, then apply); summarise what each run left behind
 demo: setup $(SFN_STAMP)
 	infra/local/demo.sh
+
+## The local stack: the state machines behind a local Step Functions API, left running for the ferry command
+.PHONY: local-up local-down
+
+## local-up: build and start, in the background on 127.0.0.1, the local AWS endpoint (demo world), every simulator,
+##   the functions and the local Step Functions API; writes .local/stack/env (`source` it) and filled inputs
+local-up: setup $(SFN_STAMP)
+	infra/local/stack.sh up
+
+## local-down: stop everything make local-up started
+local-down:
+	infra/local/stack.sh down
 
 clean:
 	cargo clean

@@ -48,6 +48,12 @@ promote_step() {
   return "$code"
 }
 
+# applied_input PLAN APPLY: writes the input PLAN to APPLY with dry_run set to false.
+applied_input() {
+  "$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
+    "$1" "$2"
+}
+
 input="$FERRY_ROOT/infra/examples/refresh-local.json"
 out="$FERRY_ROOT/.local/demo"
 mkdir -p "$out"
@@ -81,12 +87,11 @@ fi
 
 echo
 echo "== promote: Spark services acme-uat (uat) -> acme-prod (prod), input infra/examples/promote-local.json"
-start_spark_sim "$out/spark-sim.log"
-seed_spark_world > "$out/spark-seed.log"
+start_spark_world "$out"
 echo "started the Spark ImpEx simulator at $SPARK_URL with tenants acme-uat and acme-prod; their auth secrets"
 echo "are in ferry's own account (log: .local/demo/spark-sim.log)"
 promote_input="$out/promote.json"
-fill_spark_url "$FERRY_ROOT/infra/examples/promote-local.json" "$promote_input"
+fill_input "$FERRY_ROOT/infra/examples/promote-local.json" "$promote_input"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/promote_summary.py" --input "$promote_input" --spark "$SPARK_URL" \
   --snapshot "$out/target-before.json"
 promote_status=0
@@ -103,50 +108,18 @@ else
   echo "the promotion did not run to an end (see above)"
 fi
 
-# `git` with no system or user configuration and the demo's own identity.
-demo_git() {
-  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 \
-    GIT_AUTHOR_NAME="ferry demo" GIT_AUTHOR_EMAIL=demo@ferry.invalid \
-    GIT_COMMITTER_NAME="ferry demo" GIT_COMMITTER_EMAIL=demo@ferry.invalid git "$@"
-}
-
 echo
 echo "== promote: Sesam configuration in git (main) -> node prod, input infra/examples/promote-sesam-local.json"
-sesam_world="$FERRY_ROOT/infra/local/sesam-demo.json"
-cargo build --quiet --locked --bin sesam-sim --bin git-server
-bin="${CARGO_TARGET_DIR:-$FERRY_ROOT/target}/debug"
-port=$(free_port)
-start_bg "$bin/sesam-sim" --port "$port" > "$out/sesam-sim.log" 2>&1
-wait_port "$port"
-SESAM_URL="http://127.0.0.1:$port"
-git_root="$out/git"
-rm -rf "$git_root" "$out/git-work"
-mkdir -p "$git_root"
-git_token=$("$FERRY_PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["secrets"]["ferry/config-git-local"]["token"])' "$sesam_world")
-port=$(free_port)
-start_bg "$bin/git-server" --root "$git_root" --token "$git_token" --port "$port" > "$out/git-server.log" 2>&1
-wait_port "$port"
-GIT_URL="http://127.0.0.1:$port"
-demo_git init --quiet --bare --initial-branch=main "$git_root/sesam-config.git"
-cp -R "$FERRY_ROOT/infra/local/sesam-demo" "$out/git-work"
-demo_git -C "$out/git-work" init --quiet --initial-branch=main
-demo_git -C "$out/git-work" add -A
-demo_git -C "$out/git-work" commit --quiet -m "prod node configuration"
-demo_git -C "$out/git-work" push --quiet "$git_root/sesam-config.git" HEAD:refs/heads/main
-"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
-  --sesam "$sesam_world" --sesam-url "$SESAM_URL" > "$out/sesam-seed.log"
+start_sesam_world "$out"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL" --capture-events
-commit=$(demo_git -C "$out/git-work" rev-parse --short=12 HEAD)
-echo "started git-server at $GIT_URL (token auth) serving sesam-config.git: infra/local/sesam-demo/ committed as $commit"
+echo "started git-server at $GIT_URL (token auth) serving sesam-config.git: infra/local/sesam-demo/ committed as $SESAM_COMMIT"
 echo "started the Sesam node simulator at $SESAM_URL with node prod; the node's JWT and the git token are in"
 echo "ferry's own account; ferry's events go to the queue ferry-events-local (logs: .local/demo/sesam-sim.log,"
 echo ".local/demo/git-server.log)"
 sesam_plan="$out/promote-sesam-plan.json"
 sesam_apply="$out/promote-sesam.json"
-sed -e "s#\${GIT_URL}#$GIT_URL#g" -e "s#\${SESAM_URL}#$SESAM_URL#g" \
-  "$FERRY_ROOT/infra/examples/promote-sesam-local.json" > "$sesam_plan"
-"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
-  "$sesam_plan" "$sesam_apply"
+fill_input "$FERRY_ROOT/infra/examples/promote-sesam-local.json" "$sesam_plan"
+applied_input "$sesam_plan" "$sesam_apply"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --input "$sesam_plan" --sesam "$SESAM_URL" \
   --snapshot "$out/sesam-before.json"
 
@@ -160,34 +133,15 @@ promote_step "Sesam apply (dry_run: false)" "$sesam_apply" "$out/sesam-result.js
   "summary, read back from the node, the artifact bucket and the events" "${sesam_summary[@]}" || sesam_status=$?
 echo
 echo "== promote: Open Connectors instances tagged kyma -> Compass tenant, input infra/examples/promote-compass-local.json"
-compass_world="$FERRY_ROOT/infra/local/compass-demo.json"
-cargo build --quiet --locked --bin oc-sim --bin director-sim
-oc_port=$(free_port)
-OC_URL="http://127.0.0.1:$oc_port/elements/api-v2"
-director_port=$(free_port)
-DIRECTOR_URL="http://127.0.0.1:$director_port"
-"$FERRY_PY" -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["oc"], open(sys.argv[2], "w"))' \
-  "$compass_world" "$out/oc-seed.json"
-"$FERRY_PY" -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["director"], open(sys.argv[2], "w"))' \
-  "$compass_world" "$out/director-seed.template.json"
-sed -e "s#\${OC_CONTEXT}#127.0.0.1:$oc_port#g" -e "s#\${OC_URL}#$OC_URL#g" \
-  "$out/director-seed.template.json" > "$out/director-seed.json"
-start_bg "$bin/oc-sim" --port "$oc_port" --seed "$out/oc-seed.json" > "$out/oc-sim.log" 2>&1
-wait_port "$oc_port"
-start_bg "$bin/director-sim" --port "$director_port" --seed "$out/director-seed.json" > "$out/director-sim.log" 2>&1
-wait_port "$director_port"
-"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
-  --compass "$compass_world" > "$out/compass-seed.log"
+start_compass_world "$out"
 echo "started oc-sim at $OC_URL (organization acme: instances 101-103 tagged kyma, 104 not) and director-sim at"
 echo "$DIRECTOR_URL (tenant 3e64ebae-…: oc-102 outdated, oc-103 without its bundle, oc-99 of a gone instance,"
 echo "crm-legacy of another Open Connectors tenant, billing without the label); both secrets are in ferry's own"
 echo "account (logs: .local/demo/oc-sim.log, .local/demo/director-sim.log)"
 compass_plan="$out/promote-compass-plan.json"
 compass_apply="$out/promote-compass.json"
-sed -e "s#\${OC_URL}#$OC_URL#g" -e "s#\${DIRECTOR_URL}#$DIRECTOR_URL#g" \
-  "$FERRY_ROOT/infra/examples/promote-compass-local.json" > "$compass_plan"
-"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
-  "$compass_plan" "$compass_apply"
+fill_input "$FERRY_ROOT/infra/examples/promote-compass-local.json" "$compass_plan"
+applied_input "$compass_plan" "$compass_apply"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/compass_summary.py" --input "$compass_plan" --director "$DIRECTOR_URL" \
   --snapshot "$out/compass-before.json"
 
@@ -202,30 +156,15 @@ promote_step "Compass reconcile (dry_run: false)" "$compass_apply" "$out/compass
   || compass_status=$?
 echo
 echo "== promote: Cloud Data Fusion df-dev (CDAP 6.9.2) -> df-qa (6.10.1), input infra/examples/promote-datafusion-local.json"
-datafusion_world="$FERRY_ROOT/infra/local/datafusion-demo.json"
-cargo build --quiet --locked --bin cdap-sim
-cdap_port=$(free_port)
-CDAP_URL="http://127.0.0.1:$cdap_port"
-"$FERRY_PY" - "$datafusion_world" "$FERRY_ROOT" > "$out/cdap-seed.json" <<'PY'
-import json, os, sys
-seed = json.load(open(sys.argv[1]))["cdap"]
-for account in seed["service_accounts"]:
-    account["public_key_file"] = os.path.join(sys.argv[2], account["public_key_file"])
-json.dump(seed, sys.stdout)
-PY
-start_bg "$bin/cdap-sim" --port "$cdap_port" --seed "$out/cdap-seed.json" > "$out/cdap-sim.log" 2>&1
-wait_port "$cdap_port"
-"$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world none \
-  --datafusion "$datafusion_world" --datafusion-url "$CDAP_URL" > "$out/datafusion-seed.log"
+start_datafusion_world "$out"
 echo "started cdap-sim at $CDAP_URL (Google's token endpoint and the Data Fusion API): df-dev on CDAP 6.9.2"
 echo "(namespaces default and sales, three pipelines, a Dataproc profile, preferences) and df-qa on 6.10.1"
 echo "(GCS-Parquet-To-AVRO with another sink format, legacy-export); both secrets hold the test-only"
 echo "service-account key of tests/fixtures/google (log: .local/demo/cdap-sim.log)"
 datafusion_plan="$out/promote-datafusion-plan.json"
 datafusion_apply="$out/promote-datafusion.json"
-sed "s#\${CDAP_URL}#$CDAP_URL#g" "$FERRY_ROOT/infra/examples/promote-datafusion-local.json" > "$datafusion_plan"
-"$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
-  "$datafusion_plan" "$datafusion_apply"
+fill_input "$FERRY_ROOT/infra/examples/promote-datafusion-local.json" "$datafusion_plan"
+applied_input "$datafusion_plan" "$datafusion_apply"
 datafusion_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/datafusion_summary.py" --endpoint "$AWS_ENDPOINT_URL"
   --cdap "$CDAP_URL" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
 "${datafusion_summary[@]}" --input "$datafusion_plan" --snapshot "$out/datafusion-before.json"

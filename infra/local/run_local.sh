@@ -50,25 +50,17 @@ esac
 if grep -q '\${SPARK_URL}' "$input"; then
   start_spark_sim "$logs/spark-sim.log"
   seed_spark_world > /dev/null
-  fill_spark_url "$input" "$logs/input.json"
+  fill_input "$input" "$logs/input.json"
   input="$logs/input.json"
   echo "started the Spark ImpEx simulator at $SPARK_URL with the tenants of infra/local/spark-demo.json (log: .local/run-local/spark-sim.log)"
 fi
 
 # The functions the machine calls, built before the watch starts so no invocation waits for a compile.
-mapfile -t functions < <(grep -o '\${[A-Za-z0-9]*FunctionArn}' "$definition" | sort -u |
-  sed -E 's/^\$\{(.*)FunctionArn\}$/\1/; s/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
+mapfile -t functions < <(machine_functions "$definition")
 echo "building ${functions[*]} (debug; the first build on a machine takes several minutes)"
 cargo build --locked $(printf -- '--bin %s ' "${functions[@]}")
 
-env_vars="FERRY_PROTECTED_ACCOUNT_IDS=$FERRY_PROTECTED_ACCOUNT_IDS,FERRY_ARTIFACT_BUCKET=$FERRY_ARTIFACT_BUCKET"
-env_vars+=",AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
-env_vars+=",AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY,AWS_REGION=$AWS_REGION,RUST_LOG=${RUST_LOG:-info}"
-[ -n "${FERRY_MAX_WORK_SECONDS:-}" ] && env_vars+=",FERRY_MAX_WORK_SECONDS=$FERRY_MAX_WORK_SECONDS"
-port=$(free_port)
-start_bg cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
-  --concurrency 8 --timeout 900 --env-var "$env_vars" > "$logs/functions.log" 2>&1
-wait_port "$port" 300
-echo "functions served by cargo lambda watch at http://127.0.0.1:$port (log: .local/run-local/functions.log)"
+start_functions "$logs/functions.log"
+echo "functions served by cargo lambda watch at $FERRY_LAMBDA_ENDPOINT (log: .local/run-local/functions.log)"
 
-FERRY_LAMBDA_ENDPOINT="http://127.0.0.1:$port" "$sfn/node_modules/.bin/node" "$sfn/run.mjs" "$machine" "$input"
+"$sfn/node_modules/.bin/node" "$sfn/run.mjs" "$machine" "$input"

@@ -2,7 +2,9 @@
 //! the binary of the same name, and every example input is a valid refresh or promote request. Its
 //! defaults are safe: the protected accounts must be named, and each role reaches only what its
 //! function needs (sync-bucket never writes the artifact bucket, copy-table writes only target
-//! tables, reads follow the same patterns, no managed Glue policy in production).
+//! tables, reads follow the same patterns, no managed Glue policy in production). Notifications are
+//! off unless an address is given, only their rule may publish to their topic, and every kind of
+//! ferry event reads as one line there.
 
 use std::fs;
 
@@ -485,4 +487,155 @@ fn every_schedule_input_is_a_valid_request_for_its_state_machine() {
             "MonthlyRefreshSchedule"
         ]
     );
+}
+
+/// The resources `NotificationEmail` turns on, with their condition checked: none exists without
+/// an address.
+fn notification_resources(template: &Value) -> (&Value, &Value) {
+    let email = parameter(template, "NotificationEmail");
+    assert_eq!(email["Default"], "", "notifications are off by default");
+    let pattern = email["AllowedPattern"].as_str().unwrap();
+    assert!(pattern_accepts(pattern, ""));
+    assert!(pattern_accepts(pattern, "ferry-ops@example.org"));
+    for refused in [
+        "ops",
+        "ops@example",
+        "a b@example.org",
+        "a@example.org,b@example.org",
+    ] {
+        assert!(!pattern_accepts(pattern, refused), "{refused:?} accepted");
+    }
+    let resources = &template["Resources"];
+    for name in [
+        "NotificationTopic",
+        "NotificationTopicPolicy",
+        "NotificationRule",
+    ] {
+        assert_eq!(
+            resources[name]["Condition"], "HasNotificationEmail",
+            "{name} must exist only with a NotificationEmail"
+        );
+    }
+    assert_eq!(
+        template["Outputs"]["NotificationTopicArn"]["Condition"],
+        "HasNotificationEmail"
+    );
+    (
+        &resources["NotificationTopicPolicy"],
+        &resources["NotificationRule"],
+    )
+}
+
+#[test]
+fn only_the_ferry_events_rule_may_publish_to_the_notification_topic() {
+    use shared::tasks::report::{DRIFT_EVENT, EVENT_SOURCE};
+    let template = load("template.yaml");
+    let (policy, rule) = notification_resources(&template);
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert!(!statements.is_empty());
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(
+            statement["Principal"],
+            serde_json::json!({"Service": "events.amazonaws.com"})
+        );
+        assert_eq!(actions(statement), ["sns:Publish"]);
+        assert_eq!(
+            statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+            serde_json::json!({"Fn::GetAtt": ["NotificationRule", "Arn"]}),
+            "publishing must be scoped to the rule"
+        );
+    }
+    let properties = &rule["Properties"];
+    assert_eq!(properties["EventBusName"], "default", "report sends there");
+    let pattern = &properties["EventPattern"];
+    assert_eq!(pattern["source"], serde_json::json!([EVENT_SOURCE]));
+    let prefix = pattern["detail-type"][0]["prefix"].as_str().unwrap();
+    for detail_type in [
+        "ferry.refresh",
+        "ferry.promote",
+        DRIFT_EVENT,
+        "ferry.approval",
+    ] {
+        assert!(detail_type.starts_with(prefix), "{detail_type} not matched");
+    }
+    let targets = properties["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        targets[0]["Arn"],
+        serde_json::json!({"Ref": "NotificationTopic"})
+    );
+}
+
+/// What EventBridge makes of a string `InputTemplate` for `event`: every `<name>` replaced by
+/// the value its `InputPathsMap` path (dot notation) finds, strings inserted as they are, a path
+/// the event lacks by nothing; the result read as the JSON string the target receives.
+fn transformed(template: &str, paths: &Value, event: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>').expect("a placeholder is closed");
+        let name = &rest[open + 1..close];
+        let path = paths[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("<{name}> is not in InputPathsMap"));
+        let pointer = path.strip_prefix("$.").unwrap().replace('.', "/");
+        out.push_str(&rest[..open]);
+        match event.pointer(&format!("/{pointer}")) {
+            Some(Value::String(text)) => out.push_str(text),
+            Some(other) => out.push_str(&other.to_string()),
+            None => {}
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not a JSON string: {out}: {e}"))
+}
+
+#[test]
+fn every_ferry_event_reads_as_one_line_in_a_notification() {
+    let template = load("template.yaml");
+    let (_, rule) = notification_resources(&template);
+    let transformer = &rule["Properties"]["Targets"][0]["InputTransformer"];
+    let input = transformer["InputTemplate"].as_str().unwrap();
+    let paths = &transformer["InputPathsMap"];
+    let event = |detail_type: &str, detail: Value| {
+        serde_json::json!({"source": "ferry", "detail-type": detail_type,
+            "account": "333333333333", "region": "us-east-1", "detail": detail})
+    };
+    let manifest = "s3://ferry-artifacts/runs/promote/r-7/manifest.json";
+    let plan = "s3://ferry-artifacts/bundles/sesam/r-7/plan.json";
+    let cases = [
+        (
+            event(
+                "ferry.promote",
+                serde_json::json!({"run_id": "r-7", "outcome": "SUCCEEDED", "manifest": manifest,
+                    "counts": {"create": 2}, "error": null, "warnings": []}),
+            ),
+            format!("ferry.promote run r-7 SUCCEEDED in 333333333333 us-east-1: {manifest}  "),
+        ),
+        (
+            event(
+                "ferry.drift",
+                serde_json::json!({"run_id": "r-7", "platform": "sesam", "plan": plan,
+                    "manifest": manifest, "changes": [{"action": "update"}]}),
+            ),
+            format!("ferry.drift run r-7  in 333333333333 us-east-1: {manifest} {plan} "),
+        ),
+        (
+            event(
+                "ferry.approval",
+                serde_json::json!({"run_id": "r-7", "plan": plan,
+                    "approve": "ferry approve r-7"}),
+            ),
+            format!("ferry.approval run r-7  in 333333333333 us-east-1:  {plan} ferry approve r-7"),
+        ),
+    ];
+    for (event, line) in cases {
+        let text = transformed(input, paths, &event);
+        assert_eq!(text, line);
+        assert!(!text.contains('\n'), "one line: {text}");
+    }
 }

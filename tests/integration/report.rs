@@ -111,6 +111,7 @@ async fn a_failed_run_is_written_to_the_manifest_and_announced() {
             error: "JobFailed".into(),
             cause: "FAILED: AccessDeniedException".into(),
         }),
+        task_token: None,
     };
 
     let out = report(&aws, &sinks.config, input).await.unwrap();
@@ -166,6 +167,7 @@ async fn without_an_artifact_bucket_the_report_names_the_setting() {
         plan: None,
         results: Value::Null,
         error: None,
+        task_token: None,
     };
 
     let err = report(&aws, &config(), input).await.unwrap_err();
@@ -241,6 +243,7 @@ async fn a_consumer_the_resume_could_not_enable_fails_the_run_by_name_in_manifes
             plan: Some(json!({"pause": ids, "warnings": []})),
             results: json!({"resume": {"toggle": resumed, "polls": 0}}),
             error: None,
+            task_token: None,
         },
     )
     .await

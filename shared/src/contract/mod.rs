@@ -23,8 +23,9 @@ pub use promote::{
 };
 pub use promote_steps::*;
 pub use refresh::{
-    BucketSpec, Concurrency, CopyMode, DeployTableSpec, EmbeddedRule, Environment, MaskingSpec,
-    Polling, RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec, Transfer,
+    Approval, BucketSpec, Concurrency, CopyMode, DeployTableSpec, EmbeddedRule, Environment,
+    MaskingSpec, Polling, RefreshRequest, SettingValue, StreamsSpec, TableEngine, TableSpec,
+    Transfer,
 };
 pub use sesam::{GitSource, SesamNode, SesamSelection};
 pub use steps::*;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::compass::{CompassSelection, CompassTarget, OpenConnectorsSource};
 use super::datafusion::{DataFusionInstance, DataFusionSelection};
-use super::refresh::Polling;
+use super::refresh::{Approval, Polling};
 use super::sesam::{GitSource, SesamNode, SesamSelection};
 use super::validate::{Obj, Validator, check_env_name, check_secret_arn, join};
 use crate::error::TaskError;
@@ -232,6 +232,9 @@ pub struct PromoteRequest {
     pub datafusion: Option<DataFusionSelection>,
     /// Job polling.
     pub polling: Polling,
+    /// Wait for a human approval after the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 impl PromoteRequest {
@@ -306,6 +309,7 @@ impl Validator {
                 "compass",
                 "datafusion",
                 "polling",
+                "approval",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
@@ -318,6 +322,7 @@ impl Validator {
             );
         }
         let polling = self.polling(&root);
+        let approval = self.approval(&root);
         let mut compass = Some(None);
         let mut datafusion = Some(None);
         let (source, target, spark, sesam) = match platform {
@@ -370,6 +375,7 @@ impl Validator {
             compass: compass?,
             datafusion: datafusion?,
             polling,
+            approval,
         })
     }
 
@@ -854,6 +860,31 @@ mod tests {
             "spark.services[0].source: 'just-a-name' is not 'folder/service'",
             "spark.services_existing:",
             "spark.extra: unknown field",
+        ] {
+            assert!(
+                found.iter().any(|p| p.starts_with(field)),
+                "no problem starting with {field:?} in {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_approval_defaults_to_required_for_a_day_and_names_its_bad_fields() {
+        let mut raw = valid();
+        assert_eq!(PromoteRequest::parse(&raw).unwrap().approval, None);
+        raw["approval"] = json!({});
+        let approval = PromoteRequest::parse(&raw).unwrap().approval.unwrap();
+        assert!(approval.required);
+        assert_eq!(approval.timeout_seconds, 86_400);
+        let round = serde_json::to_value(PromoteRequest::parse(&raw).unwrap()).unwrap();
+        assert_eq!(round["approval"]["timeout_seconds"], 86_400);
+
+        raw["approval"] = json!({"required": "yes", "timeout_seconds": 0, "by": "ana"});
+        let found = problems(&raw);
+        for field in [
+            "approval.required:",
+            "approval.timeout_seconds:",
+            "approval.by: unknown field",
         ] {
             assert!(
                 found.iter().any(|p| p.starts_with(field)),

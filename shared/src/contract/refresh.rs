@@ -196,6 +196,25 @@ pub struct Polling {
     pub deadline_seconds: u64,
 }
 
+/// A human approval between the plan and the first change: the run waits (a Step Functions task
+/// token) and announces `ferry.approval`; approve continues, reject or timeout ends it with
+/// nothing applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Wait for an approval before applying.
+    pub required: bool,
+    /// How long to wait before the run ends as `ApprovalTimedOut`.
+    pub timeout_seconds: u64,
+}
+
+impl Approval {
+    /// A day: long enough for a person, short enough that a forgotten plan does not go stale.
+    pub const DEFAULT_TIMEOUT_SECONDS: u64 = 24 * 3600;
+    /// A Standard execution lasts at most a year.
+    pub const MAX_TIMEOUT_SECONDS: u64 = 365 * 24 * 3600;
+}
+
 impl Default for Polling {
     fn default() -> Self {
         Polling {
@@ -253,6 +272,9 @@ pub struct RefreshRequest {
     pub polling: Polling,
     /// How much runs at once.
     pub concurrency: Concurrency,
+    /// Wait for a human approval after the buckets' count pass, before anything changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 impl RefreshRequest {
@@ -280,6 +302,7 @@ impl Validator {
                 "masking",
                 "polling",
                 "concurrency",
+                "approval",
             ],
         )?;
         let dry_run = self.boolean(&root, "dry_run", false);
@@ -296,6 +319,7 @@ impl Validator {
             .and_then(|v| self.masking(v));
         let polling = self.polling(&root);
         let concurrency = self.concurrency(&root);
+        let approval = self.approval(&root);
 
         if let (Some(source), Some(target)) = (&source, &target)
             && source.name == target.name
@@ -333,6 +357,7 @@ impl Validator {
             masking,
             polling,
             concurrency,
+            approval,
         })
     }
 

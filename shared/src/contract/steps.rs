@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::job::{JobHandle, MappingState};
 use super::refresh::{
-    BucketSpec, Concurrency, DeployTableSpec, Environment, MaskingSpec, Polling, SettingValue,
-    TableSpec,
+    Approval, BucketSpec, Concurrency, DeployTableSpec, Environment, MaskingSpec, Polling,
+    SettingValue, TableSpec,
 };
 
 /// Input of `preflight`: the raw execution input, validated by the step itself.
@@ -126,6 +126,9 @@ pub struct Plan {
     pub max_invocations: u64,
     /// How much runs at once.
     pub max_concurrency: Concurrency,
+    /// Wait for a person after the buckets' count pass, before the first change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
     /// The worst case of the run's histories and state, which preflight kept within the limits.
     pub limits: Limits,
     /// Things worth a look that do not stop the run.
@@ -501,6 +504,8 @@ pub enum RunOutcome {
     Failed,
     /// Stopped after preflight with the plan.
     DryRun,
+    /// Waits for a person to approve or reject the plan (`ferry.approval`); not an end.
+    AwaitingApproval,
 }
 
 /// Input of `stop-writers`: the run that failed, the tables it copies (for their Glue jobs) and
@@ -574,6 +579,23 @@ pub struct ReportInput {
     /// The error that failed the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RunError>,
+    /// The task token an `AWAITING_APPROVAL` report is invoked with. It is only read (never
+    /// written back, logged or put in a manifest or event): whoever approves finds it in the
+    /// execution's history.
+    #[serde(default, skip_serializing)]
+    pub task_token: Option<TaskToken>,
+}
+
+/// A Step Functions task token: a bearer credential for answering one task, so its `Debug` says
+/// only whether there is one.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(String);
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
 }
 
 /// Output of `report`.

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::refresh::{Concurrency, Polling};
+use super::refresh::{Approval, Concurrency, Polling};
 use crate::config::is_account_id;
 use crate::error::{FieldProblem, TaskError};
 
@@ -235,6 +235,25 @@ impl Validator {
             interval_seconds,
             deadline_seconds,
         }
+    }
+}
+
+impl Validator {
+    /// The optional `approval` object; `None` when the input has none.
+    pub(crate) fn approval(&mut self, root: &Obj<'_>) -> Option<Approval> {
+        let value = self.field(root, "approval", false)?;
+        let obj = self.object("approval", value, &["required", "timeout_seconds"])?;
+        let required = self.boolean(&obj, "required", true);
+        let timeout_seconds = self.integer(
+            &obj,
+            "timeout_seconds",
+            Approval::DEFAULT_TIMEOUT_SECONDS,
+            (1, Approval::MAX_TIMEOUT_SECONDS),
+        );
+        Some(Approval {
+            required,
+            timeout_seconds,
+        })
     }
 }
 

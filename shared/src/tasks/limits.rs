@@ -123,6 +123,7 @@ pub fn refresh_events(tables: u64, buckets: u64, max_settle_polls: u64) -> u64 {
         + call // Preflight
         + INSTANT // DryRun
         + MAP + buckets * child_iteration() // CheckBuckets
+        + INSTANT + call // ApprovalRequired, AwaitApproval
         + INSTANT + call // DeployTable, SetupDeployTable
         + INSTANT + settle // StartPause, PauseConsumers and its checks
         + PARALLEL
@@ -322,7 +323,7 @@ mod tests {
     #[test]
     fn the_refresh_counts_the_stop_loop_as_it_counts_the_resume() {
         // ARCHITECTURE.md's table and paths.test.mjs's plan: 2 tables, 1 bucket, 30 settle polls.
-        assert_eq!(refresh_events(2, 1, 30), 3_049);
+        assert_eq!(refresh_events(2, 1, 30), 3_074);
         let settle = refresh_events(0, 0, 31) - refresh_events(0, 0, 30);
         assert_eq!(
             settle,

@@ -95,6 +95,7 @@ pub async fn preflight(
         max_settle_polls: limits::max_settle_polls(request.polling.interval_seconds),
         max_invocations: limits::max_invocations(request.polling.deadline_seconds),
         max_concurrency: request.concurrency,
+        approval: request.approval,
         polling: request.polling,
         warnings: [warnings, leftover.warnings].concat(),
         limits: Limits::default(),

@@ -57,6 +57,18 @@ pub async fn report(
     .await?;
 
     let uri = objects::uri(&bucket, &key);
+    let events = session.own_eventbridge();
+    if input.outcome == RunOutcome::AwaitingApproval {
+        let detail = approval(&input, &uri, now);
+        send_event(&events, APPROVAL_EVENT, &detail).await?;
+        tracing::info!(run_id = %input.run_id, manifest = %uri, "run waits for approval");
+        return Ok(ReportOutput {
+            outcome: input.outcome,
+            manifest: uri,
+            event: APPROVAL_EVENT.into(),
+            warnings,
+        });
+    }
     let detail_type = format!("ferry.{}", input.machine);
     let detail = json!({
         "run_id": input.run_id,
@@ -68,7 +80,6 @@ pub async fn report(
         "consumers_paused": paused,
         "warnings": warnings,
     });
-    let events = session.own_eventbridge();
     send_event(&events, &detail_type, &detail).await?;
     if let Some(drift) = drift(&input, &uri) {
         send_event(&events, DRIFT_EVENT, &drift).await?;
@@ -126,12 +137,6 @@ fn drift(input: &ReportInput, manifest: &str) -> Option<Value> {
     {
         return None;
     }
-    let request = input.request.as_ref();
-    let side = |name: &str| {
-        request
-            .and_then(|r| r.pointer(&format!("/{name}/name")))
-            .cloned()
-    };
     let changed: Vec<Value> = plan["changes"]
         .as_array()
         .map(|c| {
@@ -144,14 +149,54 @@ fn drift(input: &ReportInput, manifest: &str) -> Option<Value> {
     Some(json!({
         "run_id": input.run_id,
         "platform": plan["platform"],
-        "source": side("source"),
-        "target": side("target"),
+        "source": side(input, "source"),
+        "target": side(input, "target"),
         "counts": plan["counts"],
         "refused": plan.get("refused"),
         "changes": changed,
         "plan": plan["plan"],
         "manifest": manifest,
     }))
+}
+
+/// The name of one side (`source` or `target`) of the run's request (a promotion), else of its
+/// plan (a refresh).
+fn side(input: &ReportInput, name: &str) -> Option<Value> {
+    requested(input, &format!("/{name}/name")).cloned()
+}
+
+/// A field of the request, else of the plan.
+fn requested<'a>(input: &'a ReportInput, pointer: &str) -> Option<&'a Value> {
+    [&input.request, &input.plan]
+        .into_iter()
+        .find_map(|doc| doc.as_ref().and_then(|d| d.pointer(pointer)))
+}
+
+/// The detail-type of a run waiting for a person.
+pub const APPROVAL_EVENT: &str = "ferry.approval";
+
+/// A run that waits for approval: what it would change (platform, sides, counts, the plan's
+/// location), until when it waits, and the commands that answer it. The task token is not in it:
+/// `ferry approve` reads it from the execution's history, which only Step Functions callers see.
+fn approval(input: &ReportInput, manifest: &str, now: i64) -> Value {
+    let plan = input.plan.as_ref();
+    let timeout = requested(input, "/approval/timeout_seconds").and_then(Value::as_i64);
+    let run = &input.run_id;
+    json!({
+        "run_id": run,
+        "machine": input.machine,
+        "outcome": input.outcome,
+        "platform": plan.and_then(|p| p.get("platform")),
+        "source": side(input, "source"),
+        "target": side(input, "target"),
+        "counts": plan.and_then(|p| p.get("counts")),
+        "plan": plan.and_then(|p| p.get("plan")),
+        "manifest": manifest,
+        "timeout_seconds": timeout,
+        "expires_at": timeout.map(|t| format_rfc3339(now + t)),
+        "approve": format!("ferry approve {run}"),
+        "reject": format!("ferry reject {run} --reason <why>"),
+    })
 }
 
 /// The stream consumers the run left paused, each with the reason: those the resume's last answer
@@ -392,7 +437,38 @@ mod tests {
             plan: Some(json!({"warnings": ["target table 'x' has no enabled stream"]})),
             results: json!({}),
             error: None,
+            task_token: None,
         }
+    }
+
+    #[test]
+    fn an_approval_names_the_plan_the_deadline_and_the_commands_but_never_the_token() {
+        let raw = json!({
+            "run_id": "promote-1", "machine": "promote", "outcome": "AWAITING_APPROVAL",
+            "started_at": "2026-12-01T03:00:00Z",
+            "request": {"source": {"name": "main"}, "target": {"name": "prod"},
+                        "approval": {"required": true, "timeout_seconds": 3600}},
+            "plan": {"platform": "sesam", "counts": {"create": 1}, "plan": "s3://b/plan.json"},
+            "results": {}, "task_token": "AQCEAAAAKgAAAA-secret-token"
+        });
+        let input: ReportInput = serde_json::from_value(raw).unwrap();
+        assert!(!format!("{input:?}").contains("secret-token"));
+        assert!(
+            !serde_json::to_string(&input)
+                .unwrap()
+                .contains("secret-token")
+        );
+
+        let detail = approval(&input, "s3://b/m.json", 951_782_400);
+
+        assert_eq!(detail["platform"], "sesam");
+        assert_eq!(detail["source"], "main");
+        assert_eq!(detail["target"], "prod");
+        assert_eq!(detail["counts"]["create"], 1);
+        assert_eq!(detail["plan"], "s3://b/plan.json");
+        assert_eq!(detail["expires_at"], "2000-02-29T01:00:00Z");
+        assert_eq!(detail["approve"], "ferry approve promote-1");
+        assert!(!detail.to_string().contains("secret-token"));
     }
 
     #[test]

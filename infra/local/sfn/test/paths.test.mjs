@@ -42,7 +42,7 @@ function plan(input) {
     max_invocations: 5,
     max_concurrency: { tables: 4, segments: 4, buckets: 4 },
     limits: {
-      refresh_events: 3049, largest_child_events: 700, largest_child: 'table efcms-test-big', state_bytes: 50000,
+      refresh_events: 3074, largest_child_events: 700, largest_child: 'table efcms-test-big', state_bytes: 50000,
       events_allowed: 20000, state_bytes_allowed: 209715,
     },
     warnings: [],
