@@ -85,6 +85,7 @@ pub async fn plan(ctx: &Ctx, machine: Machine, raw: &Value, name: &str) -> Resul
     };
     ctx.out.say("");
     ctx.out.say_all(&plan.lines());
+    ctx.out.say_all(&location_lines(&plan.locations()));
     report.exit_code = plan.exit_code();
     report.reason = match plan.exit_code() {
         EXIT_OK => "no_changes",
@@ -150,6 +151,11 @@ fn base(command: &'static str, machine: Machine, started: &Started, end: &End) -
     report.run = Some(started.name.clone());
     report.run_arn = Some(started.arn.clone());
     report.status = Some(end.status.clone());
+    report.duration_seconds = Some(seconds_between(&started.at, &end.at));
+    report.output = end
+        .output
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
     report
 }
 

@@ -71,6 +71,12 @@ pub struct Report {
     /// Runs (`history`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runs: Option<Vec<Value>>,
+    /// How long a followed run took, start to end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// A followed run's own output document (for scripts that read more than the summary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
 }
 
 impl Report {

@@ -175,11 +175,7 @@ fn declarative(plan: &DeclarativePlanOutput) -> Vec<String> {
         lines.push("refused: a run would stop before its first change:".to_string());
         lines.extend(plan.refused.iter().map(|r| format!("  ! {r}")));
     }
-    lines.push(format!(
-        "{} (whole plan: {})",
-        declarative_counts(plan),
-        plan.plan
-    ));
+    lines.push(declarative_counts(plan));
     lines
 }
 
@@ -476,7 +472,7 @@ pub(crate) mod tests {
         assert_eq!(lines[5], "  protected: pipe/autodeployer");
         assert_eq!(
             lines.last().unwrap(),
-            "1 to create, 1 to update, 2 to delete, 1 unchanged, 1 protected (whole plan: s3://artifacts/bundles/sesam/r1/plan.json)"
+            "1 to create, 1 to update, 2 to delete, 1 unchanged, 1 protected"
         );
         assert_eq!(plan.changes(), 4);
         assert_eq!(plan.exit_code(), EXIT_CHANGES);

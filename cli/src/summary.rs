@@ -264,9 +264,13 @@ fn report(output: &Value, summary: &mut Summary) {
     let Some(report) = get::<ReportOutput>(output, "/report") else {
         return;
     };
-    summary
-        .lines
-        .extend(report.warnings.iter().map(|w| format!("warning: {w}")));
+    // The report repeats the plan's warnings: each is printed once.
+    for warning in report.warnings {
+        let line = format!("warning: {warning}");
+        if !summary.lines.contains(&line) {
+            summary.lines.push(line);
+        }
+    }
     summary.locations.push(("manifest", report.manifest));
 }
 
@@ -313,6 +317,12 @@ mod tests {
             }},
             "report": report_output(),
         });
+        // The report repeats the plan's warning before its own.
+        let mut output = output;
+        output["report"]["warnings"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, json!("the deploy table has no stream"));
         let summary = of_output(&output.to_string());
         assert_eq!(
             summary.lines,

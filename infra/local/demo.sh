@@ -17,8 +17,11 @@
 # df-qa (6.10.1) of the Data Fusion simulator (cdap-sim, also Google's token endpoint; the world and
 # both secrets from infra/local/datafusion-demo.json, input
 # infra/examples/promote-datafusion-local.json): a plan, the apply with a run of one pipeline waited
-# for, and the apply again, which deploys nothing. Prints every state as it starts and ends, and after
-# each run a summary read back from where it wrote.
+# for, and the apply again, which deploys nothing. Every run goes through the ferry command
+# (`ferry run`, the Sesam apply waiting for `ferry approve`) against the local Step Functions API
+# (infra/local/sfn/serve.mjs) in front of the functions, started once: ferry prints every state as it
+# starts and ends and its summary; after each run the demo prints a summary read back from where the
+# run wrote.
 #
 #   infra/local/demo.sh            (make demo)
 #
@@ -29,15 +32,32 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap stop_all EXIT
 
-# promote_step TITLE INPUT RESULT SUMMARY_TITLE SUMMARY_COMMAND...: runs the promote state machine on
-# INPUT (its result written to RESULT), then, when the run came to an end, SUMMARY_COMMAND with
-# --input INPUT --result RESULT; returns the run's exit code.
+# promote_step COMMAND TITLE INPUT RESULT SUMMARY_TITLE SUMMARY_COMMAND...: `ferry COMMAND promote`
+# (plan or run) on INPUT (its result written to RESULT), then, when the run came to an end,
+# SUMMARY_COMMAND with --input INPUT --result RESULT; returns ferry's exit code (a plan's 2, changes
+# found, counts as success). With FERRY_APPROVE set, the run is named so, and approved with
+# `ferry approve` once it waits for it.
 promote_step() {
-  local title=$1 request=$2 result=$3 summary_title=$4 code=0
-  shift 4
+  local command=$1 title=$2 request=$3 result=$4 summary_title=$5 code=0 follower
+  shift 5
   echo
   echo "== $title"
-  FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$result" "$FERRY_ROOT/infra/local/run_local.sh" promote "$request" || code=$?
+  echo "\$ ferry $command promote --input ${request#"$FERRY_ROOT"/}${FERRY_APPROVE:+ --name $FERRY_APPROVE}"
+  if [ -n "${FERRY_APPROVE:-}" ]; then
+    ferry_local "$command" promote "$request" "$result" --name "$FERRY_APPROVE" &
+    follower=$!
+    approve_when_asked "$FERRY_APPROVE" || code=$?
+    wait "$follower" || code=$?
+  else
+    ferry_local "$command" promote "$request" "$result" || code=$?
+  fi
+  if [ "$command" = plan ]; then
+    case $code in
+      0) echo "(ferry plan exited 0: nothing would change)" ;;
+      2) echo "(ferry plan exited 2: something would change)" ;;
+    esac
+    [ "$code" -eq 2 ] && code=0
+  fi
   echo
   echo "== $summary_title"
   if [ -f "$result" ]; then
@@ -48,12 +68,27 @@ promote_step() {
   return "$code"
 }
 
+# approve_when_asked RUN: waits (at most 5 minutes) until the run RUN waits for approval, then
+# approves it with `ferry approve`.
+approve_when_asked() {
+  local tries
+  for tries in $(seq 600); do
+    if "$FERRY_BIN/ferry" status "$1" --output json 2>/dev/null | grep -q '"waiting_for_approval": *true'; then
+      echo "\$ ferry approve $1 --comment 'plan read in the demo'" >&2
+      "$FERRY_BIN/ferry" approve "$1" --comment "plan read in the demo" >&2
+      return
+    fi
+    sleep 0.5
+  done
+  echo "$1 did not ask for approval within $((tries / 2)) seconds" >&2
+  return 1
+}
+
 # applied_input PLAN APPLY: writes the input PLAN to APPLY with dry_run set to false.
 applied_input() {
   "$FERRY_PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["dry_run"] = False; json.dump(r, open(sys.argv[2], "w"), indent=2)' \
     "$1" "$2"
 }
-
 input="$FERRY_ROOT/infra/examples/refresh-local.json"
 out="$FERRY_ROOT/.local/demo"
 mkdir -p "$out"
@@ -68,13 +103,17 @@ fi
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
 export AWS_REGION=${AWS_REGION:-us-east-1}
 export FERRY_ARTIFACT_BUCKET=${FERRY_ARTIFACT_BUCKET:-ferry-artifacts}
+export FERRY_PROTECTED_ACCOUNT_IDS=${FERRY_PROTECTED_ACCOUNT_IDS:-111111111111}
 "$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL" --world showcase --glue-polls 2 \
   --artifact-bucket "$FERRY_ARTIFACT_BUCKET"
+
+serve_machines "$out"
 
 echo
 echo "== refresh: prod (111111111111) -> test (222222222222), input infra/examples/refresh-local.json"
 status=0
-FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/result.json" "$FERRY_ROOT/infra/local/run_local.sh" refresh "$input" || status=$?
+echo "\$ ferry run refresh --input infra/examples/refresh-local.json"
+ferry_local run refresh "$input" "$out/result.json" || status=$?
 
 echo
 echo "== summary, read back from the target account"
@@ -95,8 +134,8 @@ fill_input "$FERRY_ROOT/infra/examples/promote-local.json" "$promote_input"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/promote_summary.py" --input "$promote_input" --spark "$SPARK_URL" \
   --snapshot "$out/target-before.json"
 promote_status=0
-FERRY_PRINT_OUTPUT=0 FERRY_RESULT_FILE="$out/promote-result.json" \
-  "$FERRY_ROOT/infra/local/run_local.sh" promote "$promote_input" || promote_status=$?
+echo "\$ ferry run promote --input ${promote_input#"$FERRY_ROOT"/}"
+ferry_local run promote "$promote_input" "$out/promote-result.json" || promote_status=$?
 
 echo
 echo "== summary, read back from the simulator and the artifact bucket"
@@ -119,17 +158,19 @@ echo ".local/demo/git-server.log)"
 sesam_plan="$out/promote-sesam-plan.json"
 sesam_apply="$out/promote-sesam.json"
 fill_input "$FERRY_ROOT/infra/examples/promote-sesam-local.json" "$sesam_plan"
-applied_input "$sesam_plan" "$sesam_apply"
+fill_input "$FERRY_ROOT/infra/examples/promote-sesam-approval-local.json" "$sesam_apply"
 "$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --input "$sesam_plan" --sesam "$SESAM_URL" \
   --snapshot "$out/sesam-before.json"
 
 sesam_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/sesam_summary.py" --endpoint "$AWS_ENDPOINT_URL"
   --sesam "$SESAM_URL" --before "$out/sesam-before.json" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
 sesam_plan_status=0
-promote_step "Sesam plan (dry_run: true)" "$sesam_plan" "$out/sesam-plan-result.json" \
+promote_step plan "Sesam plan (ferry plan: a dry run)" "$sesam_plan" "$out/sesam-plan-result.json" \
   "the plan, read back from the artifact bucket, the events and the node" "${sesam_summary[@]}" || sesam_plan_status=$?
 sesam_status=0
-promote_step "Sesam apply (dry_run: false)" "$sesam_apply" "$out/sesam-result.json" \
+FERRY_APPROVE="sesam-apply-$(date -u +%Y%m%dT%H%M%S)" promote_step \
+  run "Sesam apply (infra/examples/promote-sesam-approval-local.json: approval required, so the run waits after its plan until ferry approve)" \
+  "$sesam_apply" "$out/sesam-result.json" \
   "summary, read back from the node, the artifact bucket and the events" "${sesam_summary[@]}" || sesam_status=$?
 echo
 echo "== promote: Open Connectors instances tagged kyma -> Compass tenant, input infra/examples/promote-compass-local.json"
@@ -148,10 +189,10 @@ applied_input "$compass_plan" "$compass_apply"
 compass_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/compass_summary.py" --endpoint "$AWS_ENDPOINT_URL"
   --director "$DIRECTOR_URL" --before "$out/compass-before.json" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
 compass_plan_status=0
-promote_step "Compass reconcile plan (dry_run: true)" "$compass_plan" "$out/compass-plan-result.json" \
+promote_step plan "Compass reconcile plan (ferry plan: a dry run)" "$compass_plan" "$out/compass-plan-result.json" \
   "the plan, read back from the artifact bucket and the Director" "${compass_summary[@]}" || compass_plan_status=$?
 compass_status=0
-promote_step "Compass reconcile (dry_run: false)" "$compass_apply" "$out/compass-result.json" \
+promote_step run "Compass reconcile (dry_run: false)" "$compass_apply" "$out/compass-result.json" \
   "summary, read back from the Director, the artifact bucket and the events" "${compass_summary[@]}" \
   || compass_status=$?
 echo
@@ -169,16 +210,16 @@ datafusion_summary=("$FERRY_PY" "$FERRY_ROOT/infra/local/datafusion_summary.py" 
   --cdap "$CDAP_URL" --artifact-bucket "$FERRY_ARTIFACT_BUCKET")
 "${datafusion_summary[@]}" --input "$datafusion_plan" --snapshot "$out/datafusion-before.json"
 datafusion_plan_status=0
-promote_step "Data Fusion plan (dry_run: true)" "$datafusion_plan" "$out/datafusion-plan-result.json" \
+promote_step plan "Data Fusion plan (ferry plan: a dry run)" "$datafusion_plan" "$out/datafusion-plan-result.json" \
   "the plan, read back from the artifact bucket and df-qa" "${datafusion_summary[@]}" \
   --before "$out/datafusion-before.json" || datafusion_plan_status=$?
 datafusion_status=0
-promote_step "Data Fusion apply (dry_run: false), then a run of default/GCS-Parquet-To-AVRO" "$datafusion_apply" \
+promote_step run "Data Fusion apply (dry_run: false), then a run of default/GCS-Parquet-To-AVRO" "$datafusion_apply" \
   "$out/datafusion-result.json" "summary, read back from df-qa, its deploy counts and the artifact bucket" \
   "${datafusion_summary[@]}" --before "$out/datafusion-before.json" || datafusion_status=$?
 "${datafusion_summary[@]}" --input "$datafusion_apply" --snapshot "$out/datafusion-before-again.json"
 datafusion_again_status=0
-promote_step "Data Fusion apply again (nothing left to deploy; the run starts all the same)" "$datafusion_apply" \
+promote_step run "Data Fusion apply again (nothing left to deploy; the run starts all the same)" "$datafusion_apply" \
   "$out/datafusion-again-result.json" "summary, read back from df-qa, its deploy counts and the artifact bucket" \
   "${datafusion_summary[@]}" --before "$out/datafusion-before-again.json" || datafusion_again_status=$?
 for code in "$status" "$promote_status" "$sesam_plan_status" "$sesam_status" "$compass_plan_status" "$compass_status" \

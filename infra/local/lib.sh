@@ -13,6 +13,9 @@ _ferry_pgids=()
 # `fill_input` from the variable of its name, which the world functions below export.
 FERRY_PLACEHOLDERS=(SPARK_URL SESAM_URL GIT_URL OC_URL DIRECTOR_URL CDAP_URL)
 
+# The ARNs the local Step Functions API gives the state machines: <prefix>:<file name>.
+FERRY_MACHINE_ARN_PREFIX=arn:aws:states:us-east-1:123456789012:stateMachine
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   "$FERRY_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -116,6 +119,61 @@ start_functions() {
     --concurrency 8 --timeout 900 --env-var "$env_vars" > "$1" 2>&1
   wait_port "$port" 300
   export FERRY_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
+}
+
+# Serves every state machine (infra/local/sfn/serve.mjs) in front of the functions at
+# FERRY_LAMBDA_ENDPOINT on a free port of 127.0.0.1, its output to $1, each function warmed up
+# before it answers (FERRY_FAST_WAITS, default 1, shortens Wait states); waits until it does and
+# exports what the ferry command reads: AWS_ENDPOINT_URL_SFN and the state machines' ARNs.
+start_sfn_api() {
+  local port sfn="$FERRY_ROOT/infra/local/sfn"
+  port=$(free_port)
+  FERRY_FAST_WAITS=${FERRY_FAST_WAITS:-1} start_bg "$sfn/node_modules/.bin/node" "$sfn/serve.mjs" --port "$port" \
+    --warm > "$1" 2>&1
+  wait_port "$port" 300
+  export AWS_ENDPOINT_URL_SFN="http://127.0.0.1:$port"
+  export FERRY_REFRESH_STATE_MACHINE_ARN="$FERRY_MACHINE_ARN_PREFIX:refresh"
+  export FERRY_PROMOTE_STATE_MACHINE_ARN="$FERRY_MACHINE_ARN_PREFIX:promote"
+}
+
+# serve_machines DIR: builds every function of every state machine and the ferry command (debug),
+# serves the functions under `cargo lambda watch` and the Step Functions API in front of them (logs
+# DIR/functions.log and DIR/sfn-api.log) and says where.
+serve_machines() {
+  local functions
+  mapfile -t functions < <(machine_functions "$FERRY_ROOT"/infra/statemachines/*.asl.json)
+  echo "building the functions and the ferry command (debug; the first build on a machine takes several minutes)"
+  cargo build --locked $(printf -- '--bin %s ' "${functions[@]}" ferry)
+  start_functions "$1/functions.log"
+  start_sfn_api "$1/sfn-api.log"
+  echo "functions served by cargo lambda watch at $FERRY_LAMBDA_ENDPOINT behind the local Step Functions API at"
+  echo "$AWS_ENDPOINT_URL_SFN, which the ferry command talks to (logs: ${1#"$FERRY_ROOT"/}/functions.log, sfn-api.log)"
+}
+
+# ferry_local COMMAND MACHINE INPUT RESULT [OPTION...]: `ferry COMMAND MACHINE --input INPUT` (plan or
+# run; built) against the local Step Functions API, its progress and summary on standard error; once
+# the run has ended, writes RESULT (unless empty) as the summaries read it: runId, status, output,
+# error, cause, durationMs. Returns ferry's exit code (plan: 2 when something would change).
+ferry_local() {
+  local command=$1 machine=$2 input=$3 result=$4 report code=0
+  shift 4
+  report=$(mktemp)
+  "$FERRY_BIN/ferry" "$command" "$machine" --input "$input" --output json --poll-interval 0.5 "$@" > "$report" \
+    || code=$?
+  if [ -n "$result" ]; then
+    "$FERRY_PY" - "$report" "$result" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+if report.get("run") and report.get("status") not in (None, "RUNNING"):
+    result = {"runId": report["run"], "status": report["status"], "output": report.get("output"),
+              "error": report.get("error"), "cause": report.get("cause"),
+              "durationMs": round(report.get("duration_seconds", 0) * 1000)}
+    with open(sys.argv[2], "w") as file:
+        json.dump(result, file, indent=2)
+PY
+  fi
+  rm -f "$report"
+  return "$code"
 }
 
 # Builds the Spark ImpEx simulator (spark-sim) and starts it on a free port of 127.0.0.1, its output

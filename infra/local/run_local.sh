@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs a state machine locally: its Tasks call ferry's functions served from source by
-# `cargo lambda watch`, against a local AWS endpoint. Prints each state as it enters and exits, then
-# the execution's output; exits non-zero when the execution fails.
+# Runs a state machine locally with the ferry command: its Tasks call ferry's functions served from
+# source by `cargo lambda watch`, against a local AWS endpoint, behind the local Step Functions API
+# (infra/local/sfn/serve.mjs), which `ferry run` starts and follows as it would on AWS: each state as
+# it starts and ends, live counts, the summary. Exits non-zero when the execution fails.
 #
 #   infra/local/run_local.sh MACHINE INPUT_FILE      (make run-local MACHINE=refresh INPUT=...)
 #   make run-local MACHINE=promote INPUT=infra/examples/promote-local.json
@@ -11,10 +12,12 @@
 # Spark ImpEx simulator: spark-sim is built and started here on 127.0.0.1 with the tenants of
 # infra/local/spark-demo.json (acme-uat, acme-prod), their auth secrets are stored in ferry's own
 # account, and the input runs with the placeholder set to the simulator's address (written to
-# .local/run-local/input.json; the simulator's log is .local/run-local/spark-sim.log). The functions get FERRY_PROTECTED_ACCOUNT_IDS (default 111111111111),
-# FERRY_ARTIFACT_BUCKET (default ferry-artifacts, created in ferry's own account when the endpoint is
-# local) and FERRY_MAX_WORK_SECONDS when set. FERRY_RESULT_FILE, FERRY_RUN_ID and FERRY_FAST_WAITS are
-# passed on to infra/local/sfn/run.mjs. Function logs go to .local/run-local/functions.log.
+# .local/run-local/input.json; the simulator's log is .local/run-local/spark-sim.log). The functions
+# get FERRY_PROTECTED_ACCOUNT_IDS (default 111111111111), FERRY_ARTIFACT_BUCKET (default
+# ferry-artifacts, created in ferry's own account when the endpoint is local) and
+# FERRY_MAX_WORK_SECONDS when set. FERRY_RUN_ID names the execution; FERRY_FAST_WAITS (default 1)
+# shortens its Wait states; FERRY_RESULT_FILE gets the run's result as JSON (run id, status,
+# output, error, cause, duration). Logs go to .local/run-local/ (functions.log, sfn-api.log).
 # Every server started here listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -55,12 +58,6 @@ if grep -q '\${SPARK_URL}' "$input"; then
   echo "started the Spark ImpEx simulator at $SPARK_URL with the tenants of infra/local/spark-demo.json (log: .local/run-local/spark-sim.log)"
 fi
 
-# The functions the machine calls, built before the watch starts so no invocation waits for a compile.
-mapfile -t functions < <(machine_functions "$definition")
-echo "building ${functions[*]} (debug; the first build on a machine takes several minutes)"
-cargo build --locked $(printf -- '--bin %s ' "${functions[@]}")
+serve_machines "$logs"
 
-start_functions "$logs/functions.log"
-echo "functions served by cargo lambda watch at $FERRY_LAMBDA_ENDPOINT (log: .local/run-local/functions.log)"
-
-"$sfn/node_modules/.bin/node" "$sfn/run.mjs" "$machine" "$input"
+ferry_local run "$machine" "$input" "${FERRY_RESULT_FILE:-}" ${FERRY_RUN_ID:+--name "$FERRY_RUN_ID"}

@@ -29,7 +29,6 @@ ENV_FILE="$STACK/env"
 PID_FILE="$STACK/pids"
 SETUP_LOG="$STACK/setup.log"
 SFN="$FERRY_ROOT/infra/local/sfn"
-MACHINE_ARN_PREFIX="arn:aws:states:us-east-1:123456789012:stateMachine"
 SIMULATORS=(spark-sim sesam-sim git-server oc-sim director-sim cdap-sim)
 
 usage() {
@@ -162,11 +161,11 @@ abandon_up() {
   exit "$code"
 }
 
-# Every function of every state machine and every simulator, in one build.
+# Every function of every state machine, every simulator and the ferry command, in one build.
 build_all() {
   local name functions args=()
   mapfile -t functions < <(machine_functions "$FERRY_ROOT"/infra/statemachines/*.asl.json)
-  for name in "${functions[@]}" "${SIMULATORS[@]}"; do
+  for name in "${functions[@]}" "${SIMULATORS[@]}" ferry; do
     args+=(--bin "$name")
   done
   cargo build --locked "${args[@]}" >> "$SETUP_LOG" 2>&1
@@ -182,41 +181,10 @@ start_seeded_endpoint() {
     >> "$SETUP_LOG" 2>&1
 }
 
-# wait_for_line FILE LINE SECONDS PGID: waits until FILE holds LINE; fails, printing the end of
-# FILE, when process group PGID has ended first, or after SECONDS.
-wait_for_line() {
-  local deadline=$((SECONDS + $3)) problem=
-  until grep -qxF "$2" "$1" 2>/dev/null; do
-    if ! group_alive "$4"; then
-      problem="it ended before printing '$2'"
-    elif [ "$SECONDS" -ge "$deadline" ]; then
-      problem="no '$2' after $3s"
-    else
-      sleep 0.5
-      continue
-    fi
-    echo "$problem; the end of $(relative "$1"):" >&2
-    tail -n 10 "$1" | sed 's/^/  /' >&2
-    return 1
-  done
-}
-
-# The Step Functions API in front of the functions at FERRY_LAMBDA_ENDPOINT, every function warmed
-# up before it says it is ready; exports AWS_ENDPOINT_URL_SFN.
-start_sfn_api() {
-  local port log="$STACK/sfn-api.log"
-  port=$(free_port)
-  FERRY_FAST_WAITS=1 start_bg "$SFN/node_modules/.bin/node" "$SFN/serve.mjs" --port "$port" --warm > "$log" 2>&1
-  wait_for_line "$log" "ferry local Step Functions API at http://127.0.0.1:$port" 300 "$!"
-  export AWS_ENDPOINT_URL_SFN="http://127.0.0.1:$port"
-}
-
 # .local/stack/env and .local/stack/inputs/.
 write_stack_files() {
   local name example
   export AWS_DEFAULT_REGION=$AWS_REGION
-  export FERRY_REFRESH_STATE_MACHINE_ARN="$MACHINE_ARN_PREFIX:refresh"
-  export FERRY_PROMOTE_STATE_MACHINE_ARN="$MACHINE_ARN_PREFIX:promote"
   for name in AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SFN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION \
     AWS_DEFAULT_REGION FERRY_REFRESH_STATE_MACHINE_ARN FERRY_PROMOTE_STATE_MACHINE_ARN FERRY_ARTIFACT_BUCKET \
     FERRY_LAMBDA_ENDPOINT "${FERRY_PLACEHOLDERS[@]}"; do
@@ -243,6 +211,12 @@ print_stack() {
     echo "  $(relative "$input")"
   done
   echo "logs: .local/stack/*.log"
+  echo
+  echo "try it (the command is built at $(relative "$FERRY_BIN")/ferry):"
+  echo "  export PATH=\"$FERRY_BIN:\$PATH\""
+  echo "  ferry plan promote --input .local/stack/inputs/promote-sesam-local.json   # exit 2: changes"
+  echo "  ferry run promote --input .local/stack/inputs/promote-sesam-local.json"
+  echo "  ferry history"
 }
 
 cmd_up() {
@@ -266,7 +240,7 @@ cmd_up() {
   step "starting the Compass world (oc-sim, director-sim)" start_compass_world "$STACK"
   step "starting the Data Fusion world (cdap-sim: df-dev, df-qa)" start_datafusion_world "$STACK"
   step "starting the functions (cargo lambda watch)" start_functions "$STACK/functions.log"
-  step "starting the Step Functions API (every function warmed up first)" start_sfn_api
+  step "starting the Step Functions API (every function warmed up first)" start_sfn_api "$STACK/sfn-api.log"
   step "writing .local/stack/env and .local/stack/inputs/" write_stack_files
   STACK_UP=1
   print_stack

@@ -627,10 +627,13 @@ fn every_ferry_event_reads_as_one_line_in_a_notification() {
         (
             event(
                 "ferry.approval",
-                serde_json::json!({"run_id": "r-7", "plan": plan,
-                    "approve": "ferry approve r-7"}),
+                serde_json::json!({"run_id": "r-7", "outcome": "AWAITING_APPROVAL",
+                    "manifest": manifest, "plan": plan, "approve": "ferry approve r-7",
+                    "reject": "ferry reject r-7 --reason <why>", "counts": {"create": 2}}),
             ),
-            format!("ferry.approval run r-7  in 333333333333 us-east-1:  {plan} ferry approve r-7"),
+            format!(
+                "ferry.approval run r-7 AWAITING_APPROVAL in 333333333333 us-east-1: {manifest} {plan} ferry approve r-7"
+            ),
         ),
     ];
     for (event, line) in cases {

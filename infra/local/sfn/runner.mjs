@@ -5,7 +5,7 @@
 // `states:startExecution.sync:2` Task runs its state machine as an execution of its own, Waits and
 // retry pauses are shortened, Choice type tests against false are rewritten around an engine bug
 // (negateFalseTypeTests), and the execution's events are reported as they happen. Shared by the
-// `run.mjs` command, the local Step Functions API (api.mjs) and the flow tests.
+// local Step Functions API (api.mjs) and the flow tests.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';

@@ -4,7 +4,7 @@
 //   node serve.mjs [--port PORT] [--warm]
 //
 // --port: where to listen (0 or absent: a free port). --warm: start every function of every state
-// machine first (as run.mjs does), so that no execution waits for a function's first start.
+// machine first, so that no execution waits for a function's first start.
 // Environment: FERRY_LAMBDA_ENDPOINT (required: where `cargo lambda watch` serves the functions, e.g.
 // http://127.0.0.1:9100), FERRY_FAST_WAITS (default 1: every Wait and retry pause lasts a moment;
 // 0 keeps the definition's times; task timeouts are never shortened).

@@ -11,15 +11,17 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApi } from '../api.mjs';
-import { ROOT, stateMachineArn } from '../runner.mjs';
+import { ROOT, executionArn, stateMachineArn } from '../runner.mjs';
 import {
   LOGS,
   buildFunctions,
   createGitRepo,
+  demoRequest,
   note,
   scratchJson,
   secretArn,
   seedSesam,
+  seedWorld,
   sesamFacts,
   startEndpoint,
   startFunctions,
@@ -42,11 +44,11 @@ let apiUrl;
 
 before(async () => {
   endpoint = await startEndpoint();
-  const built = buildFunctions('promote', ['sesam-sim', 'git-server', 'ferry']);
+  const built = buildFunctions(['refresh', 'promote'], ['sesam-sim', 'git-server', 'ferry']);
   note(`built ${built.join(', ')} and ferry`);
   sim = await startSesamSim();
   git = await startGitServer(GIT_TOKEN);
-  functions = await startFunctions(endpoint.url, {}, 'functions', 'promote');
+  functions = await startFunctions(endpoint.url, {}, 'functions', ['refresh', 'promote']);
   api = createApi({ endpoint: functions.url });
   apiUrl = await api.listen(0);
   note(`local Step Functions API at ${apiUrl}, AWS endpoint at ${endpoint.url}, logs in ${LOGS}`);
@@ -293,6 +295,39 @@ test('a run nobody answers ends ApprovalTimedOut with nothing applied', { timeou
   assert.match(run.stdout + run.stderr, /within 3 seconds; nothing was applied/);
   assert.deepEqual(await entities(), BEFORE);
   note('ferry run with a 3 s approval timeout: exit 1, ApprovalTimedOut, the node is unchanged');
+});
+
+/** The states the refresh execution `run` of the local API has entered so far, in order. */
+function entered(run) {
+  const record = api.executions.get(executionArn('refresh', run));
+  return (record?.events ?? []).filter((e) => e.type.endsWith('StateEntered')).map((e) => e.stateEnteredEventDetails.name);
+}
+
+test('a refresh that asks for approval pauses nothing and copies nothing until approved', { timeout: TEST_TIMEOUT }, async () => {
+  seedWorld(endpoint.url);
+  const request = { ...demoRequest(), approval: { required: true, timeout_seconds: 600 } };
+  const file = scratchJson('cli-refresh-input', request);
+  const name = runName('refresh');
+  const following = ferry(['run', 'refresh', '--input', file, '--name', name]);
+  await waitingForApproval(name);
+  const before = entered(name);
+  assert.deepEqual(before.slice(-2), ['ApprovalRequired', 'AwaitApproval'], before.join(' > '));
+  assert.ok(before.includes('CheckBuckets'), before.join(' > '));
+  for (const state of ['SetupDeployTable', 'PauseConsumers', 'CopyData', 'ResumeConsumers']) {
+    assert.ok(!before.includes(state), `${state} ran before the approval: ${before.join(' > ')}`);
+  }
+  note(`${name} waits after ${before.slice(0, -1).join(' > ')}; nothing paused, set or copied`);
+
+  const approve = await ferry(['approve', name]);
+  assert.equal(approve.code, 0, shown(approve));
+  const run = await following;
+  assert.equal(run.code, 0, shown(run));
+  const after = entered(name);
+  for (const state of ['AwaitApproval', 'SetupDeployTable', 'PauseConsumers', 'CopyData', 'ResumeConsumers', 'ReportSuccess']) {
+    assert.ok(after.includes(state), `${state} never ran: ${after.join(' > ')}`);
+  }
+  assert.match(run.stdout, /table efcms-test-alpha: \d+ item\(s\) written of \d+ read/);
+  note('ferry approve: the refresh went on (deploy table, pause, copy and sync, resume) and SUCCEEDED');
 });
 
 test('no secret reaches any output of the ferry command', { timeout: TEST_TIMEOUT }, async () => {
