@@ -84,6 +84,21 @@ local-up: setup $(SFN_STAMP)
 local-down:
 	infra/local/stack.sh down
 
+## The Lambda build that `sam build` runs (BuildMethod: makefile; samconfig.toml builds in the source
+## folder): one release build of every function for arm64, so the dependency graph compiles once, then
+## each function's bootstrap copied into the artifacts folder SAM gives (ARTIFACTS_DIR). The logical id
+## names the binary: build-SyncBucketFunction copies target/lambda/sync-bucket/bootstrap.
+.PHONY: lambda-release
+LAMBDA_PACKAGES := $(notdir $(wildcard functions/*))
+
+## lambda-release: build every function's bootstrap (release, arm64) into target/lambda/<name>/
+lambda-release: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --locked $(addprefix -p ,$(LAMBDA_PACKAGES))
+
+build-%Function: lambda-release
+	cp target/lambda/$(shell echo '$*' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')/bootstrap \
+	  "$(ARTIFACTS_DIR)/bootstrap"
+
 clean:
 	cargo clean
 	rm -rf $(VENV)

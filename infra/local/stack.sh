@@ -214,8 +214,9 @@ print_stack() {
   echo
   echo "try it (the command is built at $(relative "$FERRY_BIN")/ferry):"
   echo "  export PATH=\"$FERRY_BIN:\$PATH\""
-  echo "  ferry plan promote --input .local/stack/inputs/promote-sesam-local.json   # exit 2: changes"
-  echo "  ferry run promote --input .local/stack/inputs/promote-sesam-local.json"
+  echo "  ferry plan promote --input .local/stack/inputs/promote-sesam-approval-local.json   # exit 2: changes"
+  echo "  ferry run promote --input .local/stack/inputs/promote-sesam-approval-local.json    # waits for:"
+  echo "  ferry approve <run>                                                                # (another shell)"
   echo "  ferry history"
 }
 

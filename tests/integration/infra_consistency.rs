@@ -61,11 +61,19 @@ fn every_function_has_a_package_of_its_name_and_a_sam_resource() {
             "template.yaml lacks {}Function",
             pascal(&name)
         );
+        // `sam build` runs the Makefile's build-<LogicalId>, which copies the binary the logical
+        // id names.
         assert!(
-            template.contains(&format!("Binary: {name}\n")),
-            "template.yaml does not build binary {name}"
+            template.contains(&format!(
+                "\n  {}Function:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: makefile\n",
+                pascal(&name)
+            )),
+            "template.yaml does not build {}Function with the Makefile",
+            pascal(&name)
         );
     }
+    let makefile = fs::read_to_string(root.join("Makefile")).unwrap();
+    assert!(makefile.contains("\nbuild-%Function: lambda-release\n"));
 }
 
 #[test]
