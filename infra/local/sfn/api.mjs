@@ -377,15 +377,22 @@ function startExecution(api, body) {
   return { executionArn: record.arn, startDate: seconds(record.startDate) };
 }
 
-function describeExecution(api, body) {
-  const record = executionOf(api, requiredString(body, 'executionArn', 2048));
-  return omitUnset({
+/** What DescribeExecution and ListExecutions both say of an execution. */
+function executionItem(record) {
+  return {
     executionArn: record.arn,
     stateMachineArn: record.machineArn,
     name: record.name,
     status: record.status,
     startDate: seconds(record.startDate),
     stopDate: record.stopDate === null ? null : seconds(record.stopDate),
+  };
+}
+
+function describeExecution(api, body) {
+  const record = executionOf(api, requiredString(body, 'executionArn', 2048));
+  return omitUnset({
+    ...executionItem(record),
     input: record.input,
     inputDetails: { included: true },
     output: record.output,
@@ -433,14 +440,7 @@ function listExecutions(api, body) {
     .filter((record) => after === undefined || record.seq < after)
     .sort((a, b) => b.seq - a.seq);
   const { slice, nextToken } = page(matching, maxResults, 'executions', key, (record) => record.seq);
-  const executions = slice.map((record) => omitUnset({
-    executionArn: record.arn,
-    stateMachineArn: record.machineArn,
-    name: record.name,
-    status: record.status,
-    startDate: seconds(record.startDate),
-    stopDate: record.stopDate === null ? null : seconds(record.stopDate),
-  }));
+  const executions = slice.map((record) => omitUnset(executionItem(record)));
   return omitUnset({ executions, nextToken });
 }
 

@@ -523,14 +523,27 @@ export function functionName(nameOrArn) {
   return name;
 }
 
+/**
+ * What every Task handler does first: refuses a stopped run, claims the attempt's task token,
+ * evaluates the parameters and the timeout, and starts reporting the task.
+ */
+function beginTask(run, name, state, input) {
+  refuseWhenStopped(run);
+  const token = claimTaskToken(run, input);
+  const { parameters, timeoutSeconds } = taskParameters(state, input);
+  return { token, parameters, task: taskReporter(run, name, state.Resource, parameters, timeoutSeconds) };
+}
+
+/** What the Lambda Invoke integration answers for a function's payload. */
+function lambdaResult(payload) {
+  return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+}
+
 /** A Task whose resource is a function ARN: the function's answer is the result. */
 function functionHandler(run, name, state) {
   const fn = state.Resource.split(':function:')[1];
   return async (input) => {
-    refuseWhenStopped(run);
-    claimTaskToken(run, input);
-    const { parameters, timeoutSeconds } = taskParameters(state, input);
-    const task = taskReporter(run, name, state.Resource, parameters, timeoutSeconds);
+    const { parameters, task } = beginTask(run, name, state, input);
     try {
       const output = await invokeTracked(run, name, fn, parameters);
       task.report('TaskSucceeded', { output });
@@ -544,13 +557,10 @@ function functionHandler(run, name, state) {
 /** A Task of the Lambda Invoke integration (request-response): `{FunctionName, Payload}` → `{StatusCode, Payload}`. */
 function lambdaInvokeHandler(run, name, state) {
   return async (input) => {
-    refuseWhenStopped(run);
-    claimTaskToken(run, input);
-    const { parameters, timeoutSeconds } = taskParameters(state, input);
-    const task = taskReporter(run, name, state.Resource, parameters, timeoutSeconds);
+    const { parameters, task } = beginTask(run, name, state, input);
     try {
       const payload = await invokeTracked(run, name, functionName(parameters?.FunctionName), parameters?.Payload ?? {});
-      const output = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+      const output = lambdaResult(payload);
       task.report('TaskSucceeded', { output });
       return output;
     } catch (err) {
@@ -567,17 +577,14 @@ function lambdaInvokeHandler(run, name, state) {
  */
 function waitForTokenHandler(run, name, state) {
   return async (input) => {
-    refuseWhenStopped(run);
-    const token = claimTaskToken(run, input);
-    const { parameters, timeoutSeconds } = taskParameters(state, input);
-    const task = taskReporter(run, name, state.Resource, parameters, timeoutSeconds);
+    const { token, parameters, task } = beginTask(run, name, state, input);
     const answer = awaitTaskToken(token, run.arn);
     // The engine fails the attempt with States.Timeout; the handler's own answer would come first
     // and be caught as States.TaskFailed, so the wait ends without one.
     task.onTimeout(() => endTask(token, 'timed out'));
     try {
       const payload = await invokeTracked(run, name, functionName(parameters.FunctionName), parameters.Payload ?? {});
-      task.report('TaskSubmitted', { output: { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 } });
+      task.report('TaskSubmitted', { output: lambdaResult(payload) });
     } catch (err) {
       endTask(token, 'failed');
       throw task.fail(err);
@@ -602,15 +609,12 @@ function waitForTokenHandler(run, name, state) {
  */
 function childExecutionHandler(run, name, state) {
   return async (input) => {
-    refuseWhenStopped(run);
-    claimTaskToken(run, input);
-    const { parameters, timeoutSeconds } = taskParameters(state, input);
+    const { parameters, task } = beginTask(run, name, state, input);
     const { StateMachineArn, Input } = parameters;
     const child = StateMachineArn.split(':stateMachine:')[1];
     run.childRuns += 1;
     const childRunId = `${run.runId}.${child}.${run.childRuns}`;
     const childArn = executionArn(child, childRunId);
-    const task = taskReporter(run, name, state.Resource, parameters, timeoutSeconds);
     const startDate = Date.now();
     const hooks = run.onChildExecution?.({
       machine: child, runId: childRunId, executionArn: childArn, input: Input, startDate, parentArn: run.arn,
