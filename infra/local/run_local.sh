@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs a state machine locally with the ferry command: its Tasks call ferry's functions served from
-# source by `cargo lambda watch`, against a local AWS endpoint, behind the local Step Functions API
-# (infra/local/sfn/serve.mjs), which `ferry run` starts and follows as it would on AWS: each state as
-# it starts and ends, live counts, the summary. Exits non-zero when the execution fails.
+# Runs a state machine locally with the ferry command: its Tasks call ferry's functions built from
+# source (infra/local/sfn/functions.mjs serves them), against a local AWS endpoint, behind the local
+# Step Functions API (infra/local/sfn/serve.mjs), which `ferry run` starts and follows as it would on
+# AWS: each state as it starts and ends, live counts, the summary. Exits non-zero when the execution
+# fails.
 #
 #   infra/local/run_local.sh MACHINE INPUT_FILE      (make run-local MACHINE=refresh INPUT=...)
 #   make run-local MACHINE=promote INPUT=infra/examples/promote-local.json
@@ -17,7 +18,9 @@
 # ferry-artifacts, created in ferry's own account when the endpoint is local) and
 # FERRY_MAX_WORK_SECONDS when set. FERRY_RUN_ID names the execution; FERRY_FAST_WAITS (default 1)
 # shortens its Wait states; FERRY_RESULT_FILE gets the run's result as JSON (run id, status,
-# output, error, cause, duration). Logs go to .local/run-local/ (functions.log, sfn-api.log).
+# output, error, cause, duration); FERRY_SFN_HISTORY_FILE gets every execution's history (the run's
+# and its children's) as JSON once the Step Functions API stops. Logs go to .local/run-local/
+# (functions.log, sfn-api.log).
 # Every server started here listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -13,8 +13,8 @@
 # running): the local AWS endpoint, seeded with the demo world `showcase` (a Glue run is seen
 # RUNNING by two status checks) and the artifact bucket (FERRY_ARTIFACT_BUCKET, default
 # ferry-artifacts), with every `ferry` event sent to the queue ferry-events-local; the demo's
-# Spark, Sesam (with git-server), Compass and Data Fusion worlds; the functions under
-# `cargo lambda watch` (as infra/local/run_local.sh serves them); the Step Functions API
+# Spark, Sesam (with git-server), Compass and Data Fusion worlds; the functions (as
+# infra/local/run_local.sh serves them: infra/local/sfn/functions.mjs); the Step Functions API
 # (infra/local/sfn/serve.mjs, warmed up, every infra/statemachines/*.asl.json registered as
 # arn:aws:states:us-east-1:123456789012:stateMachine:<name>). It writes to .local/stack/: env (the
 # export lines), inputs/ (every infra/examples/*-local.json with its placeholders filled), pids (the
@@ -240,7 +240,7 @@ cmd_up() {
   step "starting the Sesam world (sesam-sim: node prod; git-server: sesam-config.git)" start_sesam_world "$STACK"
   step "starting the Compass world (oc-sim, director-sim)" start_compass_world "$STACK"
   step "starting the Data Fusion world (cdap-sim: df-dev, df-qa)" start_datafusion_world "$STACK"
-  step "starting the functions (cargo lambda watch)" start_functions "$STACK/functions.log"
+  step "starting the functions (infra/local/sfn/functions.mjs)" start_functions "$STACK/functions.log"
   step "starting the Step Functions API (every function warmed up first)" start_sfn_api "$STACK/sfn-api.log"
   step "writing .local/stack/env and .local/stack/inputs/" write_stack_files
   STACK_UP=1

@@ -129,6 +129,11 @@ impl ProtectedAccounts {
     }
 }
 
+/// The log filter `RUST_LOG` names, if it is set (read by [`crate::telemetry`]).
+pub fn log_filter() -> Option<String> {
+    std::env::var("RUST_LOG").ok()
+}
+
 /// Whether `s` looks like an AWS account id.
 pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())

@@ -442,11 +442,13 @@ impl Logs {
     fn capture() -> Logs {
         static INSTALL: std::sync::Once = std::sync::Once::new();
         INSTALL.call_once(|| {
+            use tracing_subscriber::layer::SubscriberExt;
             let subscriber = tracing_subscriber::fmt()
                 .json()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("info,shared=trace"))
+                .with_max_level(tracing::level_filters::LevelFilter::TRACE)
                 .with_writer(|| ThreadSink)
-                .finish();
+                .finish()
+                .with(shared::telemetry::filter(Some("info,shared=trace")));
             tracing::subscriber::set_global_default(subscriber).expect("one log subscriber");
         });
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

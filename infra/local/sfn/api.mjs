@@ -610,9 +610,10 @@ function loadMachines(root) {
  * The local Step Functions API over the state machines under `root` (default: this repository),
  * running their Tasks against the functions at `endpoint`. `fastWaits` and `fastWaitMs` as in
  * runMachine; `log(line)` hears one line per execution started and ended. Returns
- * `{machines, functions, executions, handle(req, res), listen(port), close()}`: `listen` serves on
- * 127.0.0.1 (port 0: a free one) and resolves with the URL; `close` stops every running execution
- * and the server.
+ * `{machines, functions, executions, handle(req, res), listen(port), close(), histories()}`: `listen`
+ * serves on 127.0.0.1 (port 0: a free one) and resolves with the URL; `close` stops every running
+ * execution and the server; `histories` is every execution, oldest first, as ListExecutions lists it
+ * with its whole history as GetExecutionHistory gives it (`events`).
  */
 export function createApi({ endpoint, root = ROOT, fastWaits = true, fastWaitMs = undefined, log = () => {} }) {
   if (!endpoint) throw new Error('the local Step Functions API needs the endpoint of the functions (FERRY_LAMBDA_ENDPOINT)');
@@ -621,6 +622,8 @@ export function createApi({ endpoint, root = ROOT, fastWaits = true, fastWaitMs 
   const api = { endpoint, root, fastWaits, fastWaitMs, log, machines, functions, executions: new Map(), seq: 1 };
   let server = null;
   api.handle = (req, res) => handle(api, req, res);
+  api.histories = () => [...api.executions.values()].sort((a, b) => a.seq - b.seq)
+    .map((record) => ({ ...omitUnset(executionItem(record)), events: record.events }));
   api.listen = (port = 0) => new Promise((resolve, reject) => {
     server = createServer(api.handle);
     server.on('error', reject);

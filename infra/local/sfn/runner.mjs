@@ -1,21 +1,24 @@
 // Runs one of ferry's state machines (infra/statemachines/<machine>.asl.json) locally with
-// aws-local-stepfunctions: every Task is forwarded to the functions served by `cargo lambda watch`
-// over the Lambda Invoke API (a function ARN, the Lambda Invoke integration, or its
-// `.waitForTaskToken` form, whose tokens sendTaskSuccess and sendTaskFailure end), a
+// aws-local-stepfunctions: every Task is forwarded to the functions served over the Lambda Invoke
+// API (by functions.mjs or `cargo lambda watch`; a function ARN, the Lambda Invoke integration, or
+// its `.waitForTaskToken` form, whose tokens sendTaskSuccess and sendTaskFailure end), a
 // `states:startExecution.sync:2` Task runs its state machine as an execution of its own, Waits and
 // retry pauses are shortened, Choice type tests against false are rewritten around an engine bug
 // (negateFalseTypeTests), and the execution's events are reported as they happen. Shared by the
 // local Step Functions API (api.mjs) and the flow tests.
 
-import { randomBytes } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 
+/** This folder (infra/local/sfn), where the runner's npm packages are installed. */
+const HERE = dirname(fileURLToPath(import.meta.url));
+
 /** The repository root. */
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const ROOT = resolve(HERE, '..', '..', '..');
 
 /** Account and region of the ARNs the local run substitutes (ferry's own account). */
 export const LOCAL_ACCOUNT = '123456789012';
@@ -196,9 +199,9 @@ export function invokeFunction(endpoint, name, payload, timeoutMs = INVOKE_TIMEO
 
 /**
  * Starts every function once, all at the same time, with an empty payload (each answers with a
- * deserialization error): `cargo lambda watch` checks the build and starts a function's process on
- * its first invocation, which would otherwise count towards the first state that calls it.
- * Resolves with the seconds it took.
+ * deserialization error): a function's first invocation starts its first instance (a process),
+ * which would otherwise count towards the first state that calls it. Resolves with the seconds it
+ * took.
  */
 export async function warmUp(endpoint, functions) {
   const started = Date.now();
@@ -279,18 +282,68 @@ export function eventPrinter(startedAt = Date.now()) {
 /** The definitions (as JSON text) aws-local-stepfunctions has checked in this process. */
 const checkedDefinitions = new Set();
 
+/** The version of aws-local-stepfunctions, whose checks the files under CHECKED_DIR vouch for. */
+const ENGINE_VERSION = JSON.parse(readFileSync(join(HERE, 'node_modules', 'aws-local-stepfunctions', 'package.json'), 'utf8')).version;
+
+/**
+ * Definitions that passed the check in earlier processes: one empty file each, named by the sha256
+ * of the engine's version and the definition. Under node_modules/.cache, so that reinstalling the
+ * engine forgets them.
+ */
+const CHECKED_DIR = join(HERE, 'node_modules', '.cache', 'ferry-asl-checked');
+
+function checkedFile(text) {
+  return join(CHECKED_DIR, createHash('sha256').update(`${ENGINE_VERSION}\n${text}`).digest('hex'));
+}
+
+/** Remembers that `text` passed the check, for later processes (best effort: a read-only tree just forgets). */
+function rememberChecked(text) {
+  try {
+    mkdirSync(CHECKED_DIR, { recursive: true });
+    writeFileSync(checkedFile(text), '');
+  } catch {
+    // the next process checks it again
+  }
+}
+
 /**
  * The engine's state machine for `definition`. aws-local-stepfunctions checks a definition against
- * the Amazon States Language schema (asl-validator) every time it builds one, which costs a tenth
- * of a second or more: a run of the refresh machine builds one for each of its child executions.
- * So each definition is checked the first time this process builds it, and not again.
+ * the Amazon States Language schema (asl-validator) every time it builds one, compiling the schema
+ * anew each time: a fifth of a second to a second or more of blocked event loop per definition on
+ * two busy cores, and a run of the refresh machine builds one for each of its child executions. So
+ * each definition is checked once: the first time this process builds it, unless an earlier process
+ * of the same engine version checked the same definition (CHECKED_DIR).
  */
 function engineMachine(definition) {
   const text = JSON.stringify(definition);
-  const checked = checkedDefinitions.has(text);
+  const checked = checkedDefinitions.has(text) || existsSync(checkedFile(text));
   const stateMachine = new StateMachine(definition, checked ? { validationOptions: { noValidate: true } } : undefined);
+  if (!checked) rememberChecked(text);
   checkedDefinitions.add(text);
   return stateMachine;
+}
+
+/**
+ * The definition of `machine` as the engine runs it: loaded (loadDefinition), each Task's timeout
+ * prepared (prepareTaskTimeout) and each Choice type test against false rewritten
+ * (negateFalseTypeTests).
+ */
+function engineDefinition(machine, root) {
+  const { definition } = loadDefinition(machine, root);
+  for (const [name, state] of allStates(definition)) {
+    if (state.Type === 'Task') prepareTaskTimeout(name, state);
+    if (state.Type === 'Choice') state.Choices = state.Choices.map(negateFalseTypeTests);
+  }
+  return definition;
+}
+
+/**
+ * Checks the definitions of `machines` against the Amazon States Language schema now, as the engine
+ * runs them, so that no execution of them (or of them as children) waits for the check; throws on
+ * the first definition that fails it. A long-lived server calls it before it serves.
+ */
+export function checkDefinitions(machines, root = ROOT) {
+  for (const machine of machines) engineMachine(engineDefinition(machine, root));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -741,7 +794,7 @@ export async function runMachine({
   onChildExecution = undefined,
 }) {
   if (!endpoint) throw new Error('runMachine needs the endpoint of the functions (FERRY_LAMBDA_ENDPOINT)');
-  const { definition } = loadDefinition(machine, root);
+  const definition = engineDefinition(machine, root);
   const run = {
     machine, runId, endpoint, fastWaits, fastWaitMs, onEvent, invokeTimeoutMs, root, signal, onTaskEvent, onChildExecution,
     arn: executionArn(machine, runId),
@@ -756,11 +809,7 @@ export async function runMachine({
   const waitTimeOverrides = {};
   const retryIntervalOverrides = {};
   for (const [name, state] of allStates(definition)) {
-    if (state.Type === 'Task') {
-      prepareTaskTimeout(name, state);
-      taskResourceLocalHandlers[name] = taskHandler(run, name, state);
-    }
-    if (state.Type === 'Choice') state.Choices = state.Choices.map(negateFalseTypeTests);
+    if (state.Type === 'Task') taskResourceLocalHandlers[name] = taskHandler(run, name, state);
     if (fastWaits && state.Type === 'Wait') waitTimeOverrides[name] = fastWaitMs;
     if (fastWaits && state.Retry) retryIntervalOverrides[name] = fastWaitMs;
   }

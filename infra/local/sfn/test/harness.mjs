@@ -8,8 +8,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { freePort, instanceEnv } from '../functions.mjs';
 import { loadDefinition, ROOT, runMachine, warmUp } from '../runner.mjs';
 
 export const PYTHON = process.env.FERRY_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
@@ -39,16 +40,7 @@ export function sparkDemoWorld() {
   return JSON.parse(readFileSync(join(ROOT, 'infra', 'local', 'spark-demo.json'), 'utf8'));
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Starts `command` in its own process group, its output appended to LOGS/<log>. With `stdin: 'pipe'`
@@ -147,14 +139,7 @@ const INSTANCES_PER_FUNCTION = 8;
  * the instances it starts itself; their output is appended to LOGS/<log>.
  */
 function startInstances(url, fn, count, functionEnv, log) {
-  const env = {
-    ...process.env,
-    ...functionEnv,
-    AWS_LAMBDA_FUNCTION_NAME: fn,
-    AWS_LAMBDA_FUNCTION_VERSION: '1',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '4096',
-    AWS_LAMBDA_RUNTIME_API: `${url}/.rt/${fn}`,
-  };
+  const env = instanceEnv(url, fn, { ...process.env, ...functionEnv });
   return Array.from({ length: count }, () => startGroup(join(TARGET, 'debug', fn), [], { env, log }));
 }
 

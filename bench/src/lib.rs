@@ -1,0 +1,3 @@
+//! Helpers shared by the benchmark programs in `src/bin/`.
+
+pub mod procfs;
