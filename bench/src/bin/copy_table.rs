@@ -2,6 +2,9 @@
 //!
 //! The ceiling is a bare copy loop (scan a page, then batch-write it, no masking) over the same
 //! segments with the same write concurrency, measured in the same run against the same endpoint.
+//! In the segmented form the bare loop also runs over ferry's masked copy, after ferry: the
+//! ceiling for items of the size ferry writes (a masked address is longer than the one it
+//! replaces), which separates the server's cost of larger items from ferry's own.
 //!
 //! Usage:
 //! - `copy_table [ITEMS] [SEGMENTS]` (defaults 20000 and 4): on the local AWS endpoint (moto), one
@@ -33,6 +36,7 @@ use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use ferry_bench::numbers::rounded;
 use ferry_bench::procfs::{child_running, cpu_seconds};
 use futures::{StreamExt, TryStreamExt, stream};
 use shared::aws::batch_write::{RetryPolicy, chunk, put, write_batch};
@@ -514,6 +518,8 @@ struct Run {
     segments: u32,
     ceiling: Loop,
     ferry: Loop,
+    /// The bare loop over ferry's masked copy (items of the size ferry writes), when measured.
+    masked_ceiling: Option<Loop>,
     masked: u64,
 }
 
@@ -571,7 +577,7 @@ async fn measure(
     );
     let mut runs = Vec::new();
     for &segments in &plan.segments {
-        let run = bed.compare(segments).await;
+        let run = bed.compare(segments, !plan.legacy).await;
         eprintln!(
             "{segments} segment(s): ceiling {:.0} items/s, ferry {:.0} items/s",
             run.ceiling.rate(),
@@ -584,17 +590,37 @@ async fn measure(
 
 impl Bed<'_> {
     /// Both loops at one segment count, each into a fresh empty target, checked, then dropped.
-    async fn compare(&self, segments: u32) -> Run {
+    /// With `rewrite`, the bare loop runs a second time over ferry's masked copy: the ceiling for
+    /// items of the size ferry writes.
+    async fn compare(&self, segments: u32, rewrite: bool) -> Run {
         let (bare_target, ferry_target) = (unique("bench-bare"), unique("bench-ferry"));
         self.test.create_table(&bare_target, false).await;
         self.test.create_table(&ferry_target, false).await;
-        let (copied, ceiling) = timed(self.server, self.bare_copy(&bare_target, segments)).await;
+        let from_source = self.bare_copy(&self.prod, &self.source, &bare_target, segments);
+        let (copied, ceiling) = timed(self.server, from_source).await;
         let ((written, masked), ferry) =
             timed(self.server, self.ferry_copy(&ferry_target, segments)).await;
         let items = self.items as u64;
         assert_eq!(copied, items, "bare loop: items copied");
         assert_eq!(written, items, "copy-table: items written");
         assert!(masked >= items, "copy-table masked {masked} values");
+        let masked_ceiling = if rewrite {
+            let rewritten = unique("bench-rewrite");
+            self.test.create_table(&rewritten, false).await;
+            let from_copy = self.bare_copy(&self.test, &ferry_target, &rewritten, segments);
+            let (copied, usage) = timed(self.server, from_copy).await;
+            assert_eq!(
+                copied, items,
+                "bare loop over the masked copy: items copied"
+            );
+            self.check_target(&rewritten, true).await;
+            Some(Loop {
+                items: copied,
+                usage,
+            })
+        } else {
+            None
+        };
         self.check_target(&bare_target, false).await;
         self.check_target(&ferry_target, true).await;
         Run {
@@ -607,6 +633,7 @@ impl Bed<'_> {
                 items: written,
                 usage: ferry,
             },
+            masked_ceiling,
             masked,
         }
     }
@@ -633,12 +660,18 @@ impl Bed<'_> {
             .expect("delete table");
     }
 
-    /// The bare loop: per segment, scan a page then write it, batches 25 at a time in parallel.
-    async fn bare_copy(&self, target: &str, segments: u32) -> u64 {
-        let reader = self.prod.dynamodb().await;
+    /// The bare loop from `from`'s table `source` into the test account's `target`: per segment,
+    /// scan a page then write it, batches 25 at a time in parallel.
+    async fn bare_copy(
+        &self,
+        from: &Account<'_>,
+        source: &str,
+        target: &str,
+        segments: u32,
+    ) -> u64 {
+        let reader = from.dynamodb().await;
         let writer = self.test.dynamodb().await;
         let policy = RetryPolicy::default();
-        let source = self.source.as_str();
         let copied = stream::iter(0..segments)
             .map(|segment| {
                 let (reader, writer, policy) = (reader.clone(), writer.clone(), &policy);
@@ -779,20 +812,27 @@ fn report_segments(endpoint: Endpoint, items: usize, runs: &[Run]) {
     println!(
         "\ncopy-table vs the ceiling on {}: {} items, {WRITE_CONCURRENCY} batches in flight per segment",
         endpoint.title(),
-        grouped(items as f64)
+        rounded(items as f64)
     );
     println!(
-        "| segments | ceiling items/s | ferry items/s | of ceiling | server CPU: ceiling / ferry | bench CPU: ceiling / ferry |"
+        "| segments | ceiling items/s | ferry items/s | of ceiling | ceiling over masked items | ferry of that | server CPU: ceiling / ferry | bench CPU: ceiling / ferry |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in runs {
         let cpu = |l: &Loop, cpu: f64| format!("{:.0}%", 100.0 * cpu / l.usage.seconds);
         let (c, f) = (&run.ceiling, &run.ferry);
+        let (rewrite_rate, rewrite_share) =
+            run.masked_ceiling
+                .as_ref()
+                .map_or(("–".to_string(), "–".to_string()), |m| {
+                    let share = 100.0 * f.rate() / m.rate();
+                    (rounded(m.rate()), format!("{share:.0}%"))
+                });
         println!(
-            "| {} | {} | {} | {:.0}% | {} / {} | {} / {} |",
+            "| {} | {} | {} | {:.0}% | {rewrite_rate} | {rewrite_share} | {} / {} | {} / {} |",
             run.segments,
-            grouped(c.rate()),
-            grouped(f.rate()),
+            rounded(c.rate()),
+            rounded(f.rate()),
             100.0 * run.share(),
             cpu(c, c.usage.server_cpu),
             cpu(f, f.usage.server_cpu),
@@ -807,10 +847,20 @@ fn report_segments(endpoint: Endpoint, items: usize, runs: &[Run]) {
         100.0 * (1.0 - NEAR_BEST)
     );
     println!("{}", target_verdict(runs));
+    let mut cpu_per_item: Vec<f64> = runs
+        .iter()
+        .map(|r| 1e6 * r.ferry.usage.own_cpu / r.ferry.items as f64)
+        .collect();
+    cpu_per_item.sort_by(f64::total_cmp);
+    if let Some(median) = cpu_per_item.get(cpu_per_item.len() / 2) {
+        println!(
+            "ferry's CPU per item copied (scan, mask, write; this process): median {median:.1} µs, the cost model's --copy-cpu-us."
+        );
+    }
     println!(
         "Checked: every target held all {} items; ferry's held no source address ({} values masked per copy).",
-        grouped(items as f64),
-        grouped(runs.first().map_or(0.0, |r| r.masked as f64))
+        rounded(items as f64),
+        rounded(runs.first().map_or(0.0, |r| r.masked as f64))
     );
 }
 
@@ -845,17 +895,4 @@ fn target_verdict(runs: &[Run]) -> String {
             short.join(", ")
         )
     }
-}
-
-/// A whole number with thousands separators: 12345.6 → "12,346".
-fn grouped(n: f64) -> String {
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

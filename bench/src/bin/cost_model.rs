@@ -4,13 +4,16 @@
 //! costs the benchmarks measure (`copy_table`, `sync_bucket`) and prints what a refresh of 1, 10
 //! and 100 GB of DynamoDB plus 100,000 or 1,000,000 objects costs, how long it takes, how many
 //! workers it needs and which limit it meets first. Usage:
-//! `cost_model [--copy-cpu-us MICROS] [--sync-cpu-us MICROS]` (CPU microseconds per item copied
-//! and per object synced; the defaults are the measured values in BENCHMARKS.md).
+//! `cost_model [--copy-cpu-us MICROS] [--sync-cpu-us MICROS] [--resync-cpu-us MICROS]` (CPU
+//! microseconds per item copied, per object copied and per object compared in a no-change re-sync;
+//! the defaults are the measured values in BENCHMARKS.md).
 //!
 //! What is not measured here is assumed and named: AWS's request latencies (`Aws::*_latency`),
 //! 1 KiB items and 4 KiB objects, and a target that holds a previous refresh of the same size.
 
 use std::process::ExitCode;
+
+use ferry_bench::numbers::rounded;
 
 /// Published prices, us-east-1, in dollars.
 mod price {
@@ -81,6 +84,7 @@ mod data {
 struct Measured {
     copy_cpu_us: f64,
     sync_cpu_us: f64,
+    resync_cpu_us: f64,
 }
 
 /// One modelled run of one engine or one sync.
@@ -114,8 +118,13 @@ fn main() -> ExitCode {
 
 fn measured(args: Vec<String>) -> Result<Measured, String> {
     let mut m = Measured {
-        copy_cpu_us: 25.0,
-        sync_cpu_us: 60.0,
+        // Measured on the benchmark machine, 2026-12-03 (BENCHMARKS.md): copy-table on DynamoDB
+        // Local at 100,000 items (median over 1-16 segments), sync-bucket's first sync of 20,000
+        // objects on `rclone serve s3` (median of 3), and its no-change re-sync. Plain HTTP on
+        // loopback: no TLS.
+        copy_cpu_us: 49.0,
+        sync_cpu_us: 384.0,
+        resync_cpu_us: 22.0,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -126,6 +135,7 @@ fn measured(args: Vec<String>) -> Result<Measured, String> {
         match flag.as_str() {
             "--copy-cpu-us" => m.copy_cpu_us = number,
             "--sync-cpu-us" => m.sync_cpu_us = number,
+            "--resync-cpu-us" => m.resync_cpu_us = number,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -166,7 +176,7 @@ fn scan_engine(m: &Measured, gb: f64, table_writes: f64) -> Run {
         + invocations
             * (price::LAMBDA_REQUEST + aws::TRANSITIONS_PER_INVOCATION * price::TRANSITION);
     Run {
-        label: format!("scan in Lambda, {} writes/s", thousands(table_writes)),
+        label: format!("scan in Lambda, {} writes/s", rounded(table_writes)),
         workers: segments,
         bound: "table write throughput",
         seconds,
@@ -183,7 +193,7 @@ fn glue_engine(gb: f64, table_writes: f64) -> Run {
     let seconds = aws::GLUE_STARTUP + 2.0 * items(gb) / table_writes;
     let billed_hours = seconds.max(60.0) / 3600.0;
     Run {
-        label: format!("Glue G.1X, {} writes/s", thousands(table_writes)),
+        label: format!("Glue G.1X, {} writes/s", rounded(table_writes)),
         workers,
         bound: "table write throughput",
         seconds,
@@ -213,7 +223,7 @@ fn first_sync(m: &Measured, objects: f64) -> Run {
     let invocations = (seconds / aws::INVOCATION_SECONDS).ceil();
     let requests = objects + 2.0 * (objects / data::LIST_PAGE).ceil();
     Run {
-        label: format!("first sync, {} objects", thousands(objects)),
+        label: format!("first sync, {} objects", rounded(objects)),
         workers: 1.0,
         bound,
         seconds,
@@ -227,11 +237,11 @@ fn first_sync(m: &Measured, objects: f64) -> Run {
 fn re_sync(m: &Measured, objects: f64) -> Run {
     let pages = 2.0 * (objects / data::LIST_PAGE).ceil();
     // Listing pages are fetched one after another per side; assume one copy latency each, plus
-    // the CPU of comparing every key.
+    // the CPU of listing and comparing every key.
     let seconds =
-        pages / 2.0 * aws::COPY_LATENCY + objects * m.sync_cpu_us / 4.0 / 1e6 / aws::FUNCTION_VCPU;
+        pages / 2.0 * aws::COPY_LATENCY + objects * m.resync_cpu_us / 1e6 / aws::FUNCTION_VCPU;
     Run {
-        label: format!("no-change re-sync, {} objects", thousands(objects)),
+        label: format!("no-change re-sync, {} objects", rounded(objects)),
         workers: 1.0,
         bound: "listing round trips",
         seconds,
@@ -261,19 +271,6 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// `1234567.0` as `1,234,567`.
-fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn header(first: &str) {
     println!(
         "| {first} | workers | limit met first | time | requests and units | compute | total |"
@@ -284,8 +281,9 @@ fn header(first: &str) {
 fn print(m: &Measured) {
     let (per_segment, segment_bound) = segment_rate(m);
     println!(
-        "measured: copy-table {:.1} µs CPU per item, sync-bucket {:.1} µs CPU per object",
-        m.copy_cpu_us, m.sync_cpu_us
+        "measured: copy-table {:.1} µs CPU per item, sync-bucket {:.1} µs CPU per object copied \
+         and {:.1} µs per object compared in a no-change re-sync",
+        m.copy_cpu_us, m.sync_cpu_us, m.resync_cpu_us
     );
     let (per_sync, sync_bound) = sync_rate(m);
     println!(
@@ -329,7 +327,7 @@ fn totals(m: &Measured) {
         ] {
             println!(
                 "| {gb} GB + {} objects | {} | {} | **${:.2}** |",
-                thousands(objects),
+                rounded(objects),
                 table.label.split(',').next().unwrap_or_default(),
                 duration(table.seconds.max(sync.seconds)),
                 table.total() + sync.total()

@@ -36,6 +36,7 @@ use shared::git::{GitAuth, read_tree};
 use shared::tasks::export_service::export_service;
 use shared::tasks::import_service::import_service;
 
+use ferry_bench::numbers::thousands;
 use ferry_tests::fixtures::accounts;
 use ferry_tests::git_server::{GitServer, TestRepo};
 use ferry_tests::sesam_sim::{NodeSeed, Simulator};
@@ -952,19 +953,6 @@ fn engine(n: usize, repeats: usize) -> EngineRow {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: usize) -> String {
-    let text = n.to_string();
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i > 0 && (text.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn main() {

@@ -1,14 +1,15 @@
 //! Benchmark: `sync-bucket` against `aws s3 sync` and `rclone sync` on a local S3 server.
 //!
 //! For each server and each size: seeds a source bucket with small objects (1–8 KiB) by writing
-//! the server's files directly, starts the server (127.0.0.1, free port) and checks the source as
-//! it lists it, then syncs it with each tool into a fresh empty target bucket (first sync), and
-//! once more with nothing to change (re-sync). Every tool runs as a child process measured the
-//! same way: wall time, peak RSS and CPU time from `/usr/bin/time`, and the server's CPU time from
-//! `/proc` before and after, which shows when the server is the bound. ferry is this binary
-//! re-invoked with `--child`, calling the task function in process (path-style, the Lambda's code
-//! path, invoked again until done); its protected-account check asks STS, which the test harness's
-//! local endpoint answers. Every target is verified after each run (every key, size and ETag).
+//! the server's files directly (in memory, `/dev/shm`, where there is one), starts the server
+//! (127.0.0.1, free port) and checks the source as it lists it, then syncs it with each tool, on a
+//! freshly started server, into a fresh empty target bucket (first sync), and once more with
+//! nothing to change (re-sync). Every tool runs as a child process measured the same way: wall
+//! time, peak RSS and CPU time from `/usr/bin/time`, and the server's CPU time from `/proc` before
+//! and after, which shows when the server is the bound. ferry is this binary re-invoked with
+//! `--child`, calling the task function in process (path-style, the Lambda's code path, invoked
+//! again until done); its protected-account check asks STS, which the test harness's local
+//! endpoint answers. Every target is verified after each run (every key, size and ETag).
 //!
 //! Usage: `sync_bucket [OBJECTS] [CONCURRENCY,...] [REPEATS]` (defaults: 2000, 16,32,64 and 3, on
 //! `rclone serve s3`), or with flags:
@@ -48,9 +49,10 @@ use shared::contract::{BucketSpec, Environment, SyncBucketInput, Transfer};
 use shared::tasks::budget::Budget;
 use shared::tasks::sync_bucket::sync_bucket;
 
+use ferry_bench::numbers::thousands;
 use measure::measure;
 use objects::{Entry, Layout};
-use report::{Case, Row, Table, thousands};
+use report::{Case, Row, Table};
 use server::{Kind, Server};
 use tools::{Tool, Toolbox};
 
@@ -257,6 +259,19 @@ struct Context<'a> {
     rt: tokio::runtime::Runtime,
 }
 
+/// Where the servers keep their files: in memory (`/dev/shm`) where the machine has it, else the
+/// temporary directory. On disk, each run after the first met the write-back of what earlier runs
+/// wrote and deleted: three identical first syncs took 9.3, 14.8 and 22.3 s, with the server's CPU
+/// time growing alike.
+fn scratch_root() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 fn orchestrate(options: &Options) -> Result<(), Failure> {
     let root = ferry_tests::moto::project_root();
     for tool in ["rclone", "aws"] {
@@ -265,7 +280,7 @@ fn orchestrate(options: &Options) -> Result<(), Failure> {
             return Err(format!("{} is missing; run `make bench` first", path.display()).into());
         }
     }
-    let scratch = std::env::temp_dir().join(format!("ferry-bench-sync-{}", std::process::id()));
+    let scratch = scratch_root().join(format!("ferry-bench-sync-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let result = runtime().and_then(|rt| {
         let context = Context {
@@ -300,31 +315,36 @@ impl Context<'_> {
         let layout = Layout::new(objects, self.options.folders);
         let data = self.scratch.join(format!("{}-{objects}", kind.name()));
         eprintln!("{} objects on {}:", thousands(objects), kind.label());
-        let started = Instant::now();
-        let bytes = objects::seed(kind, &data, SOURCE, layout)?;
-        let seeding = format!(
-            "seeding {} objects ({:.0} MiB, files written directly): {:.1} s",
-            thousands(objects),
-            bytes as f64 / 1024.0 / 1024.0,
-            started.elapsed().as_secs_f64()
-        );
-        eprintln!("  {seeding}");
+        let (_, seeding) = timed(
+            || objects::seed(kind, &data, SOURCE, layout),
+            |bytes| {
+                format!(
+                    "seeding {} objects ({:.0} MiB, files written directly)",
+                    thousands(objects),
+                    *bytes as f64 / 1024.0 / 1024.0
+                )
+            },
+        )?;
         let log = self.scratch.join(format!("{}-{objects}.log", kind.name()));
         let server = Server::start(kind, &self.root, &data, &log)?;
         let s3 = self.rt.block_on(s3_client(&server));
-        let started = Instant::now();
-        let source = self
-            .rt
-            .block_on(objects::check_source(&s3, kind, &data, SOURCE, layout))?;
-        let checking = format!(
-            "listing and checking the source (keys, sizes, {} ETags against md5sum): {:.1} s",
-            objects::MD5_SAMPLE.min(objects),
-            started.elapsed().as_secs_f64()
-        );
-        eprintln!("  {checking}");
+        let (source, checking) = timed(
+            || {
+                self.rt
+                    .block_on(objects::check_source(&s3, kind, &data, SOURCE, layout))
+            },
+            |_| {
+                format!(
+                    "listing and checking the source (keys, sizes, {} ETags against md5sum)",
+                    objects::MD5_SAMPLE.min(objects)
+                )
+            },
+        )?;
         let mut run = SizeRun {
             context: self,
-            server: &server,
+            server,
+            spent: (0.0, 0),
+            log: &log,
             data: &data,
             layout,
             s3,
@@ -335,10 +355,10 @@ impl Context<'_> {
         for tool in self.options.tools(objects) {
             run.compare(tool)?;
         }
+        let (cpu, peak_kib) = run.spent();
         run.notes.push(format!(
-            "server: {:.1} s CPU in all, peak RSS {:.0} MiB",
-            server.cpu_seconds(),
-            server.peak_kib() as f64 / 1024.0
+            "server: {cpu:.1} s CPU in all, highest peak RSS {:.0} MiB (restarted before each run)",
+            peak_kib as f64 / 1024.0
         ));
         let table = Table {
             server: kind.label(),
@@ -348,10 +368,23 @@ impl Context<'_> {
             rows: run.rows,
             notes: run.notes,
         };
-        drop(server);
+        drop(run.server);
         std::fs::remove_dir_all(&data)?;
         Ok(table)
     }
+}
+
+/// Runs `step`; prints and returns, beside its value, a note of what it did (`what`) and how long
+/// it took.
+fn timed<T>(
+    step: impl FnOnce() -> Result<T, Failure>,
+    what: impl FnOnce(&T) -> String,
+) -> Result<(T, String), Failure> {
+    let started = Instant::now();
+    let value = step()?;
+    let note = format!("{}: {:.1} s", what(&value), started.elapsed().as_secs_f64());
+    eprintln!("  {note}");
+    Ok((value, note))
 }
 
 async fn s3_client(server: &Server) -> Client {
@@ -374,7 +407,10 @@ async fn s3_client(server: &Server) -> Client {
 /// One server at one size: the source, and the rows measured so far.
 struct SizeRun<'a> {
     context: &'a Context<'a>,
-    server: &'a Server,
+    server: Server,
+    /// CPU seconds and highest peak RSS (KiB) of the servers stopped so far.
+    spent: (f64, u64),
+    log: &'a Path,
     data: &'a Path,
     layout: Layout,
     s3: Client,
@@ -390,8 +426,9 @@ impl SizeRun<'_> {
     fn compare(&mut self, tool: Tool) -> Result<(), Failure> {
         let started = Instant::now();
         let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
-        let mut verifying = Duration::ZERO;
+        let (mut verifying, mut removing) = (Duration::ZERO, Duration::ZERO);
         for trial in 0..self.context.options.repeats {
+            self.restart_server()?;
             let bucket = tool.bucket(trial);
             self.context
                 .rt
@@ -407,7 +444,9 @@ impl SizeRun<'_> {
                 ))?;
                 verifying += verified.elapsed();
             }
+            let removed = Instant::now();
             std::fs::remove_dir_all(self.data.join(&bucket))?;
+            removing += removed.elapsed();
         }
         for mut runs in runs {
             let peak_kib = runs.iter().map(|r| r.peak_kib).max().unwrap_or(0);
@@ -416,12 +455,33 @@ impl SizeRun<'_> {
             self.rows.push(Row { peak_kib, ..median });
         }
         self.notes.push(format!(
-            "{}: {:.1} s with verification ({:.1} s of it verifying the targets)",
+            "{}: {:.1} s in all, of which {:.1} s verifying and {:.1} s removing the targets",
             tool.label(),
             started.elapsed().as_secs_f64(),
-            verifying.as_secs_f64()
+            verifying.as_secs_f64(),
+            removing.as_secs_f64()
         ));
         Ok(())
+    }
+
+    /// Replaces the server by a fresh one over the same files, so that every run meets the same
+    /// server: one that earlier runs have not loaded (rclone's directory cache, for one, keeps the
+    /// targets removed behind its back, and its CPU per request grew run after run).
+    fn restart_server(&mut self) -> Result<(), Failure> {
+        let (cpu, peak_kib) = self.spent();
+        self.server = Server::start(self.server.kind, &self.context.root, self.data, self.log)?;
+        self.spent = (cpu, peak_kib);
+        self.s3 = self.context.rt.block_on(s3_client(&self.server));
+        Ok(())
+    }
+
+    /// CPU seconds and highest peak RSS (KiB) of every server of this size so far.
+    fn spent(&self) -> (f64, u64) {
+        let (cpu, peak_kib) = self.spent;
+        (
+            cpu + self.server.cpu_seconds(),
+            peak_kib.max(self.server.peak_kib()),
+        )
     }
 
     fn run_once(&mut self, tool: Tool, case: Case, bucket: &str) -> Result<Row, Failure> {
@@ -430,7 +490,7 @@ impl SizeRun<'_> {
             aws_cli: self.context.root.join(".venv/bin/aws"),
             rclone: self.context.root.join(".venv/bin/rclone"),
             sts: self.context.sts.clone(),
-            server: self.server,
+            server: &self.server,
             scratch: &self.context.scratch,
         };
         let server_cpu = self.server.cpu_seconds();

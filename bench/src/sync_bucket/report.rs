@@ -5,6 +5,7 @@
 //! ran on a server, each tool's peak RSS by size.
 
 use crate::tools::Tool;
+use ferry_bench::numbers::thousands;
 
 /// The two measured cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,12 @@ impl Table {
             ferry(Case::First),
             self.best(Case::First, |t| t == Tool::RcloneBest),
         );
+        if let Some(row) = first.0 {
+            println!(
+                "- ferry's client CPU per object copied, first sync: {:.1} µs (the cost model's --sync-cpu-us)",
+                1e6 * row.client_cpu / self.objects as f64
+            );
+        }
         let target = (self.objects == FIRST_SYNC_TARGET_OBJECTS).then_some(FIRST_SYNC_TARGET);
         println!(
             "- first sync ≥ 3× rclone's best at 20,000 objects: {}",
@@ -178,8 +185,12 @@ pub fn print_rss_by_size(tables: &[&Table]) {
     }
     println!();
     println!("peak RSS MiB by size on {}:", first.server);
-    let sizes: Vec<String> = tables.iter().map(|t| thousands(t.objects)).collect();
+    let sizes: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{:>9}", thousands(t.objects)))
+        .collect();
     println!("| {:<51} | {} |", "tool", sizes.join(" | "));
+    println!("|{:-<53}|{}", "", "----------:|".repeat(sizes.len()));
     let mut tools: Vec<Tool> = Vec::new();
     for row in tables.iter().flat_map(|t| &t.rows) {
         if !tools.contains(&row.tool) {
@@ -189,8 +200,7 @@ pub fn print_rss_by_size(tables: &[&Table]) {
     for tool in tools {
         let cells: Vec<String> = tables
             .iter()
-            .zip(&sizes)
-            .map(|(t, size)| {
+            .map(|t| {
                 let peak = t
                     .rows
                     .iter()
@@ -198,22 +208,9 @@ pub fn print_rss_by_size(tables: &[&Table]) {
                     .map(|r| r.peak_kib)
                     .max();
                 let cell = peak.map_or("–".to_string(), |kib| format!("{:.1}", mib(kib)));
-                format!("{cell:>width$}", width = size.len())
+                format!("{cell:>9}")
             })
             .collect();
         println!("| {:<51} | {} |", tool.label(), cells.join(" | "));
     }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
