@@ -37,6 +37,7 @@ use shared::tasks::export_service::export_service;
 use shared::tasks::import_service::import_service;
 
 use ferry_bench::numbers::thousands;
+use ferry_bench::procfs::child_running;
 use ferry_tests::fixtures::accounts;
 use ferry_tests::git_server::{GitServer, TestRepo};
 use ferry_tests::sesam_sim::{NodeSeed, Simulator};
@@ -504,21 +505,6 @@ fn cpu_of(path: &str) -> (f64, f64) {
     })
 }
 
-/// The local AWS endpoint's process: this process's child running `moto_server.py`.
-fn moto_pid() -> Option<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let fields = stat_fields(&format!("/proc/{pid}/stat"))?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let moto = String::from_utf8_lossy(&cmdline).contains("moto_server");
-            (fields.get(1) == Some(&me) && moto).then_some(pid)
-        })
-}
-
 /// CPU seconds used so far by the moto process, the simulator's and the git server's threads,
 /// this whole process, and its reaped children (git's `http-backend` runs). ferry's own threads
 /// are named `ferry` (and the main thread), so that the rest can be told apart.
@@ -980,7 +966,7 @@ async fn bench() {
         shape.entities() + 1
     );
     let resets = reset_peak_rss();
-    let moto = moto_pid();
+    let moto = child_running("moto_server");
 
     let mut runs = Vec::new();
     for r in 0..repeats {
