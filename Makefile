@@ -46,7 +46,7 @@ bench: setup
 	$(BENCH_ENV) target/measure/sesam
 	target/measure/compass
 
-## bench-scale: the benchmarks at scale (sync at 20k/100k objects on two S3 servers, rclone's at 1M; copy-table
+## bench-scale: the benchmarks at scale (sync at 20k/100k objects on two S3 servers, against rclone's best at 1M; copy-table
 ## on DynamoDB Local and moto at 100k items, the local refresh's profile, the cost model); hours
 .PHONY: bench-scale
 bench-scale: setup
@@ -57,7 +57,7 @@ bench-scale: setup
 	cargo build --profile measure --locked -p ferry-bench
 	$(BENCH_ENV) target/measure/sync_bucket --objects 20000 --server rclone,s3rver --repeats 1
 	$(BENCH_ENV) target/measure/sync_bucket --objects 100000 --server rclone --concurrency 32 --repeats 1
-	$(BENCH_ENV) target/measure/sync_bucket --objects 1000000 --server rclone --repeats 1 --cap ferry=0,aws=0,rclone-defaults=0
+	$(BENCH_ENV) target/measure/sync_bucket --objects 1000000 --server rclone --concurrency 32 --repeats 1 --cap aws=0,rclone-defaults=0
 	$(BENCH_ENV) target/measure/copy_table --endpoint dynamodb-local,moto --items 100000 --segments 1,2,4,8,16
 	$(BENCH_ENV) target/measure/refresh_profile 5
 	target/measure/cost_model

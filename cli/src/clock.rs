@@ -42,19 +42,6 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-/// `12,345`.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `512 B`, `3.2 MiB`, `1.5 GiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -92,11 +79,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_sizes_are_grouped() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(12_345), "12,345");
-        assert_eq!(count(1_234_567), "1,234,567");
+    fn sizes_are_in_binary_units() {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(3 * 1024 * 1024 + 200 * 1024), "3.2 MiB");
     }

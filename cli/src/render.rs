@@ -8,8 +8,8 @@ use shared::contract::{
     ChangeAction, DeclarativePlanOutput, Plan, PlannedChange, PromotePlan, TableEngine, TablePlan,
 };
 use shared::declarative::{Action, Change};
+use shared::numbers::thousands;
 
-use crate::clock::count;
 use crate::output::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::steps::wire;
 
@@ -126,17 +126,17 @@ pub fn declarative_counts(plan: &DeclarativePlanOutput) -> String {
         vec!["nothing to change".to_string()]
     } else {
         vec![
-            format!("{} to create", count(c.create)),
-            format!("{} to update", count(c.update)),
-            format!("{} to delete", count(c.delete)),
+            format!("{} to create", thousands(c.create)),
+            format!("{} to update", thousands(c.update)),
+            format!("{} to delete", thousands(c.delete)),
         ]
     };
-    parts.push(format!("{} unchanged", count(c.unchanged)));
+    parts.push(format!("{} unchanged", thousands(c.unchanged)));
     if c.kept > 0 {
-        parts.push(format!("{} kept", count(c.kept)));
+        parts.push(format!("{} kept", thousands(c.kept)));
     }
     if c.protected > 0 {
-        parts.push(format!("{} protected", count(c.protected)));
+        parts.push(format!("{} protected", thousands(c.protected)));
     }
     if !plan.refused.is_empty() {
         parts.push("refused".to_string());
@@ -155,7 +155,7 @@ fn declarative(plan: &DeclarativePlanOutput) -> Vec<String> {
     if plan.more_changes > 0 {
         lines.push(format!(
             "  … {} more change(s) in {}",
-            count(plan.more_changes),
+            thousands(plan.more_changes),
             plan.plan
         ));
     }
@@ -205,7 +205,7 @@ fn listed(lines: &mut Vec<String>, what: &str, shown: &[String], total: u64) {
     }
     let more = total.saturating_sub(shown.len() as u64);
     let tail = if more > 0 {
-        format!(" and {} more", count(more))
+        format!(" and {} more", thousands(more))
     } else {
         String::new()
     };
@@ -291,7 +291,7 @@ fn refresh(plan: &Plan) -> Vec<String> {
             let deletes = if b.delete {
                 format!(
                     "deleting what the source lacks, at most {}",
-                    count(b.max_delete)
+                    thousands(b.max_delete)
                 )
             } else {
                 "deleting nothing".to_string()
@@ -331,7 +331,7 @@ fn table_line(table: &TablePlan) -> String {
         wire(&table.spec.mode),
         table.spec.target,
         table.spec.source,
-        count(table.source_item_count.max(0) as u64)
+        thousands(table.source_item_count.max(0) as u64)
     )
 }
 

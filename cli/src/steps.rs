@@ -10,8 +10,9 @@ use shared::contract::{
     StartGlueOutput, StopWritersOutput, SyncBucketOutput, SyncPhase, ToggleStreamsOutput,
     Verification,
 };
+use shared::numbers::thousands;
 
-use crate::clock::{bytes, count};
+use crate::clock::bytes;
 
 /// A task's output as the task returned it (a `lambda:invoke` task's `Payload` unwrapped).
 pub fn payload(output: &str) -> Option<Value> {
@@ -40,18 +41,18 @@ fn progress(done: bool) -> &'static str {
 fn refresh_data(output: &Value) -> Option<String> {
     if let Some(copy) = as_::<CopyTableOutput>(output) {
         let c = &copy.progress.counts;
-        let mut parts = vec![format!("{} read", count(c.items_read))];
+        let mut parts = vec![format!("{} read", thousands(c.items_read))];
         if c.items_written > 0 || c.items_deleted == 0 {
-            parts.push(format!("{} written", count(c.items_written)));
+            parts.push(format!("{} written", thousands(c.items_written)));
         }
         if c.items_deleted > 0 {
-            parts.push(format!("{} deleted", count(c.items_deleted)));
+            parts.push(format!("{} deleted", thousands(c.items_deleted)));
         }
         if c.key_collisions > 0 {
-            parts.push(format!("{} key collisions", count(c.key_collisions)));
+            parts.push(format!("{} key collisions", thousands(c.key_collisions)));
         }
         if c.retries > 0 {
-            parts.push(format!("{} retries", count(c.retries)));
+            parts.push(format!("{} retries", thousands(c.retries)));
         }
         return Some(format!(
             "{} after {} invocation(s), {}",
@@ -64,20 +65,20 @@ fn refresh_data(output: &Value) -> Option<String> {
     let c = &sync.progress.counts;
     let counted = format!(
         "{} source and {} target objects listed, {} to copy, {} to delete",
-        count(c.source_objects),
-        count(c.target_objects),
-        count(c.to_copy),
-        count(c.to_delete)
+        thousands(c.source_objects),
+        thousands(c.target_objects),
+        thousands(c.to_copy),
+        thousands(c.to_delete)
     );
     let line = match sync.progress.phase {
         SyncPhase::Count => counted,
         SyncPhase::Apply => format!(
             "{} of {} copied ({}), {} of {} deleted",
-            count(c.copied),
-            count(c.to_copy),
+            thousands(c.copied),
+            thousands(c.to_copy),
             bytes(c.bytes_copied),
-            count(c.deleted),
-            count(c.to_delete)
+            thousands(c.deleted),
+            thousands(c.to_delete)
         ),
     };
     Some(format!("{line}, {}", progress(sync.done)))

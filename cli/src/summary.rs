@@ -9,8 +9,9 @@ use shared::contract::{
     Bundle, CopyCounts, DeclarativeApplied, ImportStarted, JobStatus, ReportOutput,
     SetupDeployTableOutput, SyncCounts, Verification,
 };
+use shared::numbers::thousands;
 
-use crate::clock::{bytes, count};
+use crate::clock::bytes;
 use crate::render::{AnyPlan, declarative_counts};
 use crate::steps::{bundle_uri, wire};
 
@@ -50,7 +51,7 @@ fn dry_run(plan: AnyPlan) -> Summary {
     Summary {
         lines: plan.lines(),
         counts: Some(plan.counts()),
-        short: format!("dry run: {} change(s)", count(plan.changes())),
+        short: format!("dry run: {} change(s)", thousands(plan.changes())),
         locations: plan.locations(),
         plan: Some(plan),
     }
@@ -95,7 +96,7 @@ fn promote(output: &Value) -> Summary {
     if let Some(applied) = &applied {
         summary
             .lines
-            .push(format!("applied: {} change(s)", count(applied.count)));
+            .push(format!("applied: {} change(s)", thousands(applied.count)));
         summary
             .lines
             .extend(applied.applied.iter().map(|a| format!("  {a}")));
@@ -183,11 +184,11 @@ fn refresh(output: &Value) -> Summary {
             _ => format!(
                 "table {}: {} item(s) written of {} read, {} cleared{}",
                 table.table,
-                count(wrote),
-                count(read),
-                count(cleared),
+                thousands(wrote),
+                thousands(read),
+                thousands(cleared),
                 if collisions > 0 {
-                    format!(", {} key collision(s)", count(collisions))
+                    format!(", {} key collision(s)", thousands(collisions))
                 } else {
                     String::new()
                 }
@@ -204,9 +205,9 @@ fn refresh(output: &Value) -> Summary {
             "bucket {}/{}: {} copied ({}), {} deleted",
             bucket.bucket,
             bucket.prefix,
-            count(c.copied),
+            thousands(c.copied),
             bytes(c.bytes_copied),
-            count(c.deleted)
+            thousands(c.deleted)
         ));
     }
     if let Some(deploy) = get::<SetupDeployTableOutput>(output, "/results/deploy_table") {
@@ -237,10 +238,10 @@ fn refresh(output: &Value) -> Summary {
     summary.short = format!(
         "{} table(s), {} item(s); {} bucket(s), {} copied, {} deleted",
         tables.len(),
-        count(written),
+        thousands(written),
         buckets.len(),
-        count(sync.copied),
-        count(sync.deleted)
+        thousands(sync.copied),
+        thousands(sync.deleted)
     );
     summary
 }

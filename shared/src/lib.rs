@@ -25,6 +25,7 @@ pub mod error;
 pub mod git;
 pub mod http;
 pub mod masking;
+pub mod numbers;
 pub mod tasks;
 pub mod telemetry;
 

@@ -417,6 +417,42 @@ async fn a_forced_continuation_resumes_exactly_where_it_stopped() {
     assert_eq!(assert_same(&pair, "").await, 24);
 }
 
+/// Keys just before, inside and just after folders: '.' (0x2E) sorts before '/' (0x2F) and '0'
+/// (0x30) after it, so keys directly under the prefix fall between the folders it is listed by.
+#[tokio::test]
+async fn keys_around_folder_boundaries_sync_in_order_across_continuations() {
+    let pair = pair("sync-folders").await;
+    let source: Vec<(String, Vec<u8>)> = [
+        "p/a", "p/a.txt", "p/a/x", "p/a/y/z", "p/a0", "p/b/", "p/b/1", "p/c", "p/d/é", "p/z",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, k)| (k.to_string(), body(i + 1, k)))
+    .collect();
+    let mut target: Vec<(String, Vec<u8>)> = vec![source[2].clone()];
+    for key in ["p/a.txt", "p/b/0", "p/c0", "p/d/ü", "q/kept"] {
+        target.push((key.into(), b"stale".to_vec()));
+    }
+    put_all(&pair.src, &pair.source, source.clone()).await;
+    put_all(&pair.dst, &pair.target, target).await;
+    let mut spec = pair.spec("p/", Transfer::ServerSide);
+    spec.concurrency = 1;
+
+    let outputs = pair.sync_in_slices(pair.input(spec)).await;
+
+    let c = outputs.last().unwrap().progress.counts;
+    assert!(c.invocations > 4, "{c:?}");
+    assert_eq!((c.source_objects, c.target_objects), (10, 5));
+    assert_eq!(
+        (c.to_copy, c.copied),
+        (9, 9),
+        "each key counted and copied once"
+    );
+    assert_eq!((c.to_delete, c.deleted), (3, 3));
+    assert_eq!(assert_same(&pair, "p/").await, 10);
+    assert!(keys(&pair.dst, &pair.target, "q/").await == ["q/kept"]);
+}
+
 #[tokio::test]
 async fn an_empty_source_with_delete_on_is_refused_and_nothing_is_deleted() {
     let pair = pair("sync-empty").await;

@@ -21,7 +21,10 @@
 //! - `--server rclone,s3rver`: the servers (see the `server` module), one table per size each;
 //! - `--folders 25`: the folders the keys are spread over;
 //! - `--cap aws=100000,rclone-defaults=100000`: run a tool (ferry, aws, rclone-best,
-//!   rclone-defaults) only at sizes up to that many objects.
+//!   rclone-defaults) only at sizes up to that many objects;
+//! - `--cases resync`: the cases to run (`first,resync` by default). Without `first`, each target
+//!   starts as a copy of the source written directly, as the source is seeded, so a re-sync can
+//!   be measured at a size where a first sync takes hours.
 //!
 //! Run with `cargo build --profile measure -p ferry-bench` and `target/measure/sync_bucket`, with
 //! `.venv` set up by `make bench`.
@@ -158,6 +161,7 @@ struct Options {
     folders: usize,
     /// Tool name and the largest size it runs at.
     caps: Vec<(String, usize)>,
+    cases: Vec<Case>,
 }
 
 impl Options {
@@ -170,6 +174,7 @@ impl Options {
             servers: vec![Kind::Rclone],
             folders: 25,
             caps: Vec::new(),
+            cases: Case::BOTH.to_vec(),
         };
         let mut positional = ["objects", "concurrency", "repeats"].into_iter();
         let mut args = args.iter();
@@ -184,6 +189,9 @@ impl Options {
         }
         if options.sizes.contains(&0) || options.folders == 0 {
             return Err("sizes and --folders must be at least 1".into());
+        }
+        if options.cases.is_empty() {
+            return Err("--cases needs first, resync or both".into());
         }
         Ok(options)
     }
@@ -200,6 +208,18 @@ impl Options {
                     .collect::<Result<_, _>>()?
             }
             "folders" => self.folders = value.parse()?,
+            "cases" => {
+                self.cases = Case::BOTH
+                    .into_iter()
+                    .filter(|case| value.split(',').any(|v| v == case.name()))
+                    .collect();
+                if let Some(bad) = value
+                    .split(',')
+                    .find(|v| Case::BOTH.iter().all(|case| case.name() != *v))
+                {
+                    return Err(format!("--cases: unknown case '{bad}' (first, resync)").into());
+                }
+            }
             "cap" => {
                 for cap in value.split(',') {
                     let (name, max) = cap
@@ -422,18 +442,25 @@ struct SizeRun<'a> {
 impl SizeRun<'_> {
     /// First sync into a fresh bucket, then a sync with nothing to change, each verified;
     /// `repeats` times, each into its own bucket, removed afterwards. Rows keep the median run
-    /// and the highest peak RSS.
+    /// and the highest peak RSS. Without the first sync, the target starts as a copy of the
+    /// source.
     fn compare(&mut self, tool: Tool) -> Result<(), Failure> {
         let started = Instant::now();
-        let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+        let cases = &self.context.options.cases;
+        let mut runs: Vec<Vec<Row>> = vec![Vec::new(); cases.len()];
         let (mut verifying, mut removing) = (Duration::ZERO, Duration::ZERO);
         for trial in 0..self.context.options.repeats {
-            self.restart_server()?;
             let bucket = tool.bucket(trial);
-            self.context
-                .rt
-                .block_on(self.s3.create_bucket().bucket(&bucket).send())?;
-            for (i, case) in Case::BOTH.into_iter().enumerate() {
+            if !cases.contains(&Case::First) {
+                objects::seed(self.server.kind, self.data, &bucket, self.layout)?;
+            }
+            self.restart_server()?;
+            if cases.contains(&Case::First) {
+                self.context
+                    .rt
+                    .block_on(self.s3.create_bucket().bucket(&bucket).send())?;
+            }
+            for (i, &case) in cases.iter().enumerate() {
                 runs[i].push(self.run_once(tool, case, &bucket)?);
                 let verified = Instant::now();
                 self.context.rt.block_on(objects::verify(

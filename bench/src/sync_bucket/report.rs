@@ -17,6 +17,14 @@ pub enum Case {
 impl Case {
     pub const BOTH: [Case; 2] = [Case::First, Case::Resync];
 
+    /// The name `--cases` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::First => "first",
+            Case::Resync => "resync",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Case::First => "first sync",
