@@ -450,7 +450,7 @@ async fn keys_around_folder_boundaries_sync_in_order_across_continuations() {
     );
     assert_eq!((c.to_delete, c.deleted), (3, 3));
     assert_eq!(assert_same(&pair, "p/").await, 10);
-    assert!(keys(&pair.dst, &pair.target, "q/").await == ["q/kept"]);
+    assert_eq!(keys(&pair.dst, &pair.target, "q/").await, ["q/kept"]);
 }
 
 #[tokio::test]
